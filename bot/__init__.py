@@ -1,0 +1,1 @@
+"""TenFour's domain: calls, callers, conversations, the outbox, ratings and jobs."""

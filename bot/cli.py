@@ -1,0 +1,195 @@
+"""`tenfour`: everything an operator does from a shell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from bot.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+
+NLU_DIR = PROJECT_ROOT / "nlu"
+MODELS_DIR = PROJECT_ROOT / "models"
+ENGINE_VENV = Path(os.environ.get("TENFOUR_ENGINE_VENV", PROJECT_ROOT / ".venv-engine"))
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+
+
+@click.group()
+def main() -> None:
+    """TenFour: texts callers about their call to the police, and lets them talk back."""
+
+
+# --- database ---------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Applies every migration (the Procfile's release step)."""
+    from bot.migrate import upgrade
+
+    settings = _settings_or_exit()
+    upgrade(settings.database_url)
+    click.echo("database is at the latest migration")
+
+
+# --- worker -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
+def worker(burst: bool) -> None:
+    """Runs a worker: turns, outbox, timers (with the RQ scheduler)."""
+    from bot import logs, runtime
+    from bot.jobs import run_worker
+
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    runtime.init(_settings_or_exit())
+    run_worker(burst=burst)
+
+
+# --- the dialogue engine ------------------------------------------------------------------
+
+
+def engine_env(redis_url: str, settings_port: int) -> dict[str, str]:
+    """The variables `nlu/endpoints.yml` reads: the app's action URL and Redis's address."""
+    parts = urlsplit(redis_url)
+    db_index = (parts.path or "/0").lstrip("/") or "0"
+    return {
+        "TENFOUR_ACTIONS_URL": os.environ.get(
+            "TENFOUR_ACTIONS_URL", f"http://127.0.0.1:{settings_port}/rasa/actions"
+        ),
+        "TENFOUR_ENGINE_REDIS_HOST": parts.hostname or "127.0.0.1",
+        "TENFOUR_ENGINE_REDIS_PORT": str(parts.port or 6379),
+        "TENFOUR_ENGINE_REDIS_DB": db_index,
+        "TENFOUR_ENGINE_REDIS_PASSWORD": parts.password or "",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+
+
+def engine_command(port: int, token: str) -> list[str]:
+    return [
+        str(ENGINE_VENV / "bin" / "rasa"), "run",
+        "--enable-api",
+        "--auth-token", token,
+        "--model", str(MODELS_DIR),
+        "--endpoints", str(NLU_DIR / "endpoints.yml"),
+        "--credentials", str(NLU_DIR / "credentials.yml"),
+        "--interface", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+
+
+def _require_engine_venv() -> None:
+    if not (ENGINE_VENV / "bin" / "rasa").exists():
+        raise click.ClickException("the engine environment is missing: run scripts/setup")
+
+
+@main.command()
+def engine() -> None:
+    """Runs the dialogue engine: `rasa run --enable-api` on the trained model."""
+    from bot.redis import resolve_redis_url
+
+    _require_engine_venv()
+    settings = _settings_or_exit()
+    port = urlsplit(settings.rasa_url).port or 5005
+    env = {**os.environ, **engine_env(resolve_redis_url(settings), settings.port)}
+    cmd = engine_command(port, settings.rasa_token)
+    os.execve(cmd[0], cmd, env)
+
+
+def train_model(force: bool = False, quiet: bool = False) -> Path:
+    """Trains the model when the training data changed (Rasa's fingerprint decides)."""
+    _require_engine_venv()
+    cmd = [
+        str(ENGINE_VENV / "bin" / "rasa"), "train",
+        "--config", str(NLU_DIR / "config.yml"),
+        "--domain", str(NLU_DIR / "domain.yml"),
+        "--data", str(NLU_DIR / "data"),
+        "--out", str(MODELS_DIR),
+    ]  # fmt: skip
+    if force:
+        cmd.append("--force")
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}  # fmt: skip
+    result = subprocess.run(
+        cmd, cwd=PROJECT_ROOT, env=env, capture_output=quiet, text=True, check=False
+    )
+    if result.returncode != 0:
+        detail = (result.stdout or "")[-3000:] + (result.stderr or "")[-3000:] if quiet else ""
+        raise click.ClickException(f"training failed (rasa exit {result.returncode}) {detail}")
+    models = sorted(MODELS_DIR.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise click.ClickException("training produced no model")
+    return models[-1]
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Retrain even if nothing changed.")
+def train(force: bool) -> None:
+    """Trains the dialogue model from nlu/ (skipped when nothing changed)."""
+    start = time.monotonic()
+    model = train_model(force=force)
+    click.echo(f"model {model.name} ready in {time.monotonic() - start:.0f}s")
+
+
+# --- the whole stack ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--no-train", is_flag=True, help="Use the latest model as it is.")
+def run(no_train: bool) -> None:
+    """Starts web, worker and engine (honcho reads the Procfile) on this machine."""
+    from bot.migrate import upgrade
+    from bot.redis import EmbeddedRedis
+
+    settings = _settings_or_exit()
+    env = dict(os.environ)
+    embedded = None
+    if not settings.redis_url:
+        # One embedded server for all the processes, kept in instance/ between runs.
+        embedded = EmbeddedRedis(settings.instance_path / "redis")
+        env["REDIS_URL"] = embedded.url
+        click.echo(f"embedded redis-server on {embedded.url}")
+    env["RASA_TOKEN"] = settings.rasa_token
+    env.setdefault("PORT", str(settings.port))
+    upgrade(settings.database_url)
+    if not no_train:
+        click.echo("training the dialogue model if the training data changed…")
+        train_model()
+    click.echo(
+        f"TenFour on http://127.0.0.1:{settings.port}"
+        + (
+            f" — simulator: http://127.0.0.1:{settings.port}/simulator"
+            if settings.sms_backend == "console"
+            else ""
+        )
+    )
+    honcho = Path(sys.executable).parent / "honcho"
+    cmd = [str(honcho), "start", "-f", str(PROJECT_ROOT / "Procfile"), "web", "worker", "engine"]
+    try:
+        subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, check=False)
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

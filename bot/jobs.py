@@ -1,0 +1,34 @@
+"""The worker process: an RQ worker (with its scheduler) inside the app's runtime.
+
+Queues are drained most urgent first: `turns` (callers' texts), then `outbox`, then
+`default` (timers, retraining). Each job gets a fresh database session.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rq import SimpleWorker
+from rq.job import Job
+
+from bot import db, runtime
+
+log = logging.getLogger(__name__)
+
+
+class TenFourWorker(SimpleWorker):
+    """Runs jobs in the worker process itself (no fork: jobs are short and share the
+    connection pools) and removes the job's database session after each one."""
+
+    def perform_job(self, job: Job, queue: Any, *args: Any) -> bool:
+        try:
+            return bool(super().perform_job(job, queue, *args))
+        finally:
+            db.session.remove()
+
+
+def run_worker(burst: bool = False, with_scheduler: bool = True) -> bool:
+    rt = runtime.current()
+    worker = TenFourWorker([rt.queue(name) for name in runtime.QUEUE_NAMES], connection=rt.redis)
+    return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="WARNING"))

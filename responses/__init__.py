@@ -1,0 +1,46 @@
+"""Every text a caller can receive, in English and Spanish: the one source of truth.
+
+Texts live in `en.yml` and `es.yml` under the same keys with the same `{placeholders}`
+(a test enforces it). An agency may override any key in its config file.
+"""
+
+from __future__ import annotations
+
+import string
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("en", "es")
+_HERE = Path(__file__).parent
+
+
+class UnknownResponse(KeyError):
+    pass
+
+
+@cache
+def catalog(language: str) -> dict[str, str]:
+    """All texts of one language, by key."""
+    data = yaml.safe_load((_HERE / f"{language}.yml").read_text(encoding="utf-8"))
+    return {str(k): str(v).strip() for k, v in data.items()}
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def render(
+    key: str,
+    language: str,
+    overrides: dict[str, dict[str, str]] | None = None,
+    **params: Any,
+) -> str:
+    """The text `key` in `language` (English if unsupported), with `params` filled in."""
+    language = language if language in LANGUAGES else "en"
+    template = (overrides or {}).get(language, {}).get(key) or catalog(language).get(key)
+    if template is None:
+        raise UnknownResponse(key)
+    return template.format(**params)

@@ -1,0 +1,131 @@
+"""Shared fixtures: a real database and a real Redis for every test session.
+
+With DATABASE_URL pointing at PostgreSQL, each test session creates its own database on
+that server (so parallel runs never collide) and drops it at the end; without it, SQLite
+in a temporary folder. With REDIS_URL, each session claims a free Redis database index on
+that server; without it, an embedded redis-server. Tables and Redis are emptied between
+tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot import db
+from bot.migrate import upgrade
+from bot.redis import EmbeddedRedis
+from tests.factories import TWILIO_AUTH_TOKEN
+
+os.environ.setdefault("TENFOUR_EMBEDDED_REDIS_PERSIST", "0")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        path = tmp_path_factory.mktemp("db") / "tenfour.sqlite"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    base = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    name = f"tenfour_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    db.session.remove()
+    db.get_engine().dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("REDIS_URL")
+    if not base:
+        server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False)
+        yield server.url
+        server.stop()
+        return
+    # Claim a database index no other test run on this server is using.
+    root = redis_lib.Redis.from_url(base)
+    claim = f"tenfour-test:{os.getpid()}:{uuid.uuid4().hex}"
+    for index in range(1, 16):
+        if root.set(f"tenfour-test-db:{index}", claim, nx=True, ex=3 * 3600):
+            break
+    else:
+        pytest.exit("no free Redis database index for tests (1-15 all claimed)")
+    url = base.rsplit("/", 1)[0] + f"/{index}" if base.count("/") > 2 else f"{base}/{index}"
+    redis_lib.Redis.from_url(url).flushdb()
+    yield url
+    redis_lib.Redis.from_url(url).flushdb()
+    if root.get(f"tenfour-test-db:{index}") == claim.encode():
+        root.delete(f"tenfour-test-db:{index}")
+
+
+@pytest.fixture
+def settings_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Settings by environment-variable name; tests may change them before `app`."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TENFOUR_INSTANCE_PATH": str(tmp_path / "instance"),
+        "RASA_URL": "http://127.0.0.1:9",  # no engine unless a test starts one
+        "RASA_TOKEN": "test-rasa-token",
+        "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "SMS_BACKEND": "console",
+        "CAD_WEBHOOK_SECRET": "test-cad-secret",
+        "ADMIN_API_TOKEN": "test-admin-token",
+        "TENFOUR_QUIET_HOURS": "off",
+    }
+
+
+@pytest.fixture
+def app(settings_env: dict[str, Any]) -> Iterator[Any]:
+    from webhooks import create_app
+
+    application = create_app(settings_env)
+    application.testing = True
+    _empty(settings_env)
+    with application.app_context():
+        yield application
+    db.session.remove()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def run_worker(app: Any) -> Any:
+    """Runs queued jobs in this process until the queues are empty (a real RQ worker)."""
+    from bot.jobs import run_worker as run
+
+    def drain() -> None:
+        run(burst=True, with_scheduler=False)
+        db.session.remove()
+
+    return drain
+
+
+def _empty(env: dict[str, Any]) -> None:
+    redis_lib.Redis.from_url(env["REDIS_URL"]).flushdb()
+    engine = db.get_engine()
+    tables = ("flags", "ratings", "messages", "conversations", "cad_events", "calls", "callers")
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"DELETE FROM {table}"))
