@@ -15,6 +15,7 @@ from bot.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 
 NLU_DIR = PROJECT_ROOT / "nlu"
 MODELS_DIR = PROJECT_ROOT / "models"
+KEEP_MODELS = 2
 ENGINE_VENV = Path(os.environ.get("TENFOUR_ENGINE_VENV", PROJECT_ROOT / ".venv-engine"))
 
 
@@ -81,6 +82,7 @@ def engine_env(redis_url: str, settings_port: int) -> dict[str, str]:
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "PYTHONWARNINGS": "ignore",
     }
 
 
@@ -138,6 +140,8 @@ def train_model(force: bool = False, quiet: bool = False) -> Path:
     models = sorted(MODELS_DIR.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         raise click.ClickException("training produced no model")
+    for old in models[:-KEEP_MODELS]:  # the engine loads the newest; keep one to go back to
+        old.unlink()
     return models[-1]
 
 
@@ -169,7 +173,11 @@ def run(no_train: bool) -> None:
         env["REDIS_URL"] = embedded.url
         click.echo(f"embedded redis-server on {embedded.url}")
     env["RASA_TOKEN"] = settings.rasa_token
-    env.setdefault("PORT", str(settings.port))
+    # The Procfile's commands (gunicorn, tenfour) live beside this interpreter.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PORT"] = str(settings.port)
+    # honcho gives each process its own PORT; the engine must call back the web's.
+    env.setdefault("TENFOUR_ACTIONS_URL", f"http://127.0.0.1:{settings.port}/rasa/actions")
     upgrade(settings.database_url)
     if not no_train:
         click.echo("training the dialogue model if the training data changed…")
@@ -183,7 +191,8 @@ def run(no_train: bool) -> None:
         )
     )
     honcho = Path(sys.executable).parent / "honcho"
-    cmd = [str(honcho), "start", "-f", str(PROJECT_ROOT / "Procfile"), "web", "worker", "engine"]
+    procfile = str(PROJECT_ROOT / "Procfile")
+    cmd = [str(honcho), "start", "-f", procfile, "-p", str(settings.port), "web", "worker", "engine"]
     try:
         subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, check=False)
     finally:

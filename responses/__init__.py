@@ -1,7 +1,9 @@
 """Every text a caller can receive, in English and Spanish: the one source of truth.
 
-Texts live in `en.yml` and `es.yml` under the same keys with the same `{placeholders}`
-(a test enforces it). An agency may override any key in its config file.
+Texts live in `en/*.yml` and `es/*.yml` (one file per area: status, notifications,
+dialogue, compliance, ...) under the same keys with the same `{placeholders}` (a test
+enforces it). A key is defined once per language. An agency may override any key in its
+config file.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ class UnknownResponse(KeyError):
 @cache
 def catalog(language: str) -> dict[str, str]:
     """All texts of one language, by key."""
-    data = yaml.safe_load((_HERE / f"{language}.yml").read_text(encoding="utf-8"))
-    return {str(k): str(v).strip() for k, v in data.items()}
+    texts: dict[str, str] = {}
+    for path in sorted((_HERE / language).glob("*.yml")):
+        for key, value in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            if key in texts:
+                raise ValueError(f"responses: {key!r} is defined twice in {language}/")
+            texts[str(key)] = str(value).strip()
+    return texts
 
 
 def placeholders(template: str) -> set[str]:
