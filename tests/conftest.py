@@ -129,3 +129,122 @@ def _empty(env: dict[str, Any]) -> None:
     with engine.begin() as conn:
         for table in tables:
             conn.execute(text(f"DELETE FROM {table}"))
+
+
+# --- the real dialogue engine ---------------------------------------------------------------
+
+
+class _CurrentApp:
+    """WSGI app that forwards to the test's current Flask app (the live server outlives it)."""
+
+    app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"no app"]
+        with self.app.app_context():
+            return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[tuple[str, _CurrentApp]]:
+    """A real HTTP server on loopback for the engine's calls to `/rasa/actions`."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    current = _CurrentApp()
+    server = make_server("127.0.0.1", 0, current, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", current
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def engine(live_server: tuple[str, _CurrentApp], redis_url: str) -> Iterator[str]:
+    """The real Rasa engine on the trained model (trained here if nlu/ changed)."""
+    import subprocess
+    import time
+
+    import requests
+
+    from bot import cli
+    from bot.redis import _free_port
+
+    if not (cli.ENGINE_VENV / "bin" / "rasa").exists():
+        pytest.fail("the engine environment is missing: run scripts/setup (scripts/test does)")
+    cli.train_model(quiet=True)
+    port = _free_port()
+    env = {
+        **os.environ,
+        **cli.engine_env(redis_url, 0),
+        "TENFOUR_ACTIONS_URL": f"{live_server[0]}/rasa/actions",
+        "RASA_TOKEN": ENGINE_TOKEN,
+    }
+    log = open(Path(cli.PROJECT_ROOT) / ".pytest_cache" / "engine.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        cli.engine_command(port, ENGINE_TOKEN), env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the engine exited ({process.returncode}); see .pytest_cache/engine.log")
+        try:
+            status = requests.get(f"{url}/status", params={"token": ENGINE_TOKEN}, timeout=2)
+            if status.ok and status.json().get("model_file"):
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the engine did not come up within 300 s")
+        time.sleep(1)
+    yield url
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+ENGINE_TOKEN = "test-rasa-token"
+
+
+@pytest.fixture
+def live_app(
+    engine: str, live_server: tuple[str, _CurrentApp], settings_env: dict[str, Any]
+) -> Iterator[Any]:
+    """The app wired to the real engine, served to it over HTTP; use with `run_worker`."""
+    from webhooks import create_app
+
+    settings_env["RASA_URL"] = engine
+    settings_env["RASA_TOKEN"] = ENGINE_TOKEN
+    application = create_app(settings_env)
+    application.testing = True
+    _empty(settings_env)
+    live_server[1].app = application
+    with application.app_context():
+        yield application
+    live_server[1].app = None
+    db.session.remove()
+
+
+@pytest.fixture
+def live_client(live_app: Any) -> Any:
+    return live_app.test_client()
+
+
+@pytest.fixture
+def run_live_worker(live_app: Any) -> Any:
+    """Drains the queues with a real worker, for the app wired to the engine."""
+    from bot.jobs import run_worker as run
+
+    def drain() -> None:
+        run(burst=True, with_scheduler=False)
+        db.session.remove()
+
+    return drain
