@@ -46,3 +46,102 @@ def post_inbound_sms(
     }
     url = "http://localhost/webhooks/twilio/sms"
     return client.post(url, data=form, headers={"X-Twilio-Signature": twilio_signature(url, form)})
+
+
+# --- CAD events (tests of the CAD endpoint, the call state machine, the scripted day) -------
+
+CAD_WEBHOOK_SECRET = "test-cad-secret"  # conftest's settings_env uses the same
+_event_counter = iter(range(1, 10**9))
+
+
+def cad_event(
+    type_: str,
+    call_id: str = "MPD-26-004512",
+    occurred_at: str = "2026-12-04T15:00:00Z",
+    event_id: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A CAD event as CONTRACTS.md §3 shows it; `fields` replace or add top-level keys.
+
+    `call` may be given as a dict merged into {"id": call_id}; call.created gets a
+    burglary, priority 3 and an English-speaking caller unless told otherwise.
+    """
+    call = {"id": call_id, **fields.pop("call", {})}
+    event: dict[str, Any] = {
+        "event_id": event_id or f"evt-{next(_event_counter):06d}",
+        "type": type_,
+        "occurred_at": occurred_at,
+        "call": call,
+    }
+    if type_ == "call.created":
+        call.setdefault("type_code", "BURG")
+        call.setdefault("priority", 3)
+        event["caller"] = {"phone": "+15415550123", "email": None, "language": None}
+    if type_.startswith("unit."):
+        event["unit"] = {"id": "2A31", "officer": {"name": "J. Smith", "badge": "1234"}}
+    event.update(fields)
+    return event
+
+
+def cad_headers(
+    body: bytes, secret: str = CAD_WEBHOOK_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    from bot.cad import sign
+
+    signature = sign(secret, body, timestamp)
+    return {"Content-Type": "application/json", "X-TenFour-Signature": signature}
+
+
+def post_cad_event(client: Any, event: dict[str, Any], **kw: Any) -> Any:
+    """Posts a CAD event to the endpoint, signed as the CAD would."""
+    import json
+
+    body = json.dumps(event).encode()
+    return client.post("/webhooks/cad/events", data=body, headers=cad_headers(body, **kw))
+
+
+def run_due_timers(
+    until: Any, log: list[tuple[str, Any, str]] | None = None
+) -> list[tuple[str, str]]:
+    """Runs the scheduled timer jobs due by `until` (a UTC datetime), in time order, each
+    with `now` = its scheduled time, as a punctual worker would; jobs they schedule run
+    too if due. Returns (job id, result) pairs and appends (job id, time, result) to `log`.
+    Deterministic: no sleeping, no real clock.
+    """
+    from rq.job import Job
+
+    from bot import runtime
+
+    rt = runtime.current()
+    registry = rt.queue(runtime.DEFAULT).scheduled_job_registry
+    ran: list[tuple[str, str]] = []
+    while True:
+        due = registry.get_jobs_to_schedule(int(until.timestamp()))
+        if not due:
+            return ran
+        job_id = min(due, key=registry.get_scheduled_time)
+        when = registry.get_scheduled_time(job_id)
+        job = Job.fetch(job_id, connection=rt.redis)
+        registry.remove(job)
+        result = job.func(*job.args, now=when)
+        ran.append((job_id, result))
+        if log is not None:
+            log.append((job_id, when, result))
+        db.session.remove()
+
+
+def drain_queues() -> None:
+    """Runs every queued job with a real RQ worker (burst), like conftest's `run_worker`,
+    but without the worker's pub/sub listener: with rq 3.0 and redis-py 8 a burst worker
+    that finishes quickly can wait 60 s for that listener to stop."""
+    from bot import runtime
+    from bot.jobs import TenFourWorker
+
+    class BurstWorker(TenFourWorker):
+        def subscribe(self) -> None:
+            """No pub/sub: nobody sends commands to a test's burst worker."""
+
+    rt = runtime.current()
+    worker = BurstWorker([rt.queue(name) for name in runtime.QUEUE_NAMES], connection=rt.redis)
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    db.session.remove()

@@ -24,10 +24,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     rt = runtime.init(settings)
     app.extensions["tenfour"] = rt
 
-    from webhooks import actions, api, errors, health, simulator, twilio
+    from webhooks import actions, api, cad, errors, health, simulator, twilio
 
     errors.init_app(app)
     app.register_blueprint(twilio.bp)
+    app.register_blueprint(cad.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
