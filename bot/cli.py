@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -160,12 +163,19 @@ def train(force: bool) -> None:
 @main.command()
 @click.option("--no-train", is_flag=True, help="Use the latest model as it is.")
 def run(no_train: bool) -> None:
-    """Starts web, worker and engine (honcho reads the Procfile) on this machine."""
+    """Starts web, worker and engine (honcho reads the Procfile) on this machine.
+
+    Without CAD_WEBHOOK_SECRET, a secret is generated once under instance/ and given to the
+    processes, so the simulator's dispatcher panel and `tenfour replay` can sign CAD events
+    for the local stack (a deployment sets its own, shared with its CAD).
+    """
     from bot.migrate import upgrade
     from bot.redis import EmbeddedRedis
 
     settings = _settings_or_exit()
     env = dict(os.environ)
+    if not settings.cad_webhook_secret:
+        env["CAD_WEBHOOK_SECRET"] = local_cad_secret(settings.instance_path)
     embedded = None
     if not settings.redis_url:
         # One embedded server for all the processes, kept in instance/ between runs.
@@ -192,12 +202,135 @@ def run(no_train: bool) -> None:
     )
     honcho = Path(sys.executable).parent / "honcho"
     procfile = str(PROJECT_ROOT / "Procfile")
-    cmd = [str(honcho), "start", "-f", procfile, "-p", str(settings.port), "web", "worker", "engine"]
+    cmd = [
+        str(honcho),
+        "start",
+        "-f",
+        procfile,
+        "-p",
+        str(settings.port),
+        "web",
+        "worker",
+        "engine",
+    ]
     try:
         subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, check=False)
     finally:
         if embedded:
             embedded.stop()
+
+
+# --- CAD events -------------------------------------------------------------------------------
+
+LOCAL_CAD_SECRET_FILE = "cad_webhook_secret"
+
+
+def local_cad_secret(instance: Path) -> str:
+    """The local stack's CAD secret, generated under `instance/` on first use."""
+    path = instance / LOCAL_CAD_SECRET_FILE
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass
+class ReplaySummary:
+    """What the endpoint answered to each line of a replayed file."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+    def record(self, line: int, status: int, answer: Any) -> None:
+        if status == 202:
+            self.accepted += 1
+        elif status == 200:
+            self.duplicate += 1
+        else:
+            self.rejected.append((line, _reason(status, answer)))
+
+    def report(self) -> str:
+        lines = [
+            f"{self.accepted} accepted, {self.duplicate} duplicate, {len(self.rejected)} rejected"
+        ]
+        for line, reason in self.rejected[:MAX_REASONS_SHOWN]:
+            lines.append(f"  line {line}: {reason}")
+        if len(self.rejected) > MAX_REASONS_SHOWN:
+            lines.append(f"  … and {len(self.rejected) - MAX_REASONS_SHOWN} more")
+        return "\n".join(lines)
+
+
+MAX_REASONS_SHOWN = 20
+
+
+def _reason(status: int, answer: Any) -> str:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(error, dict):
+        return f"HTTP {status}"
+    reason = f"HTTP {status} {error.get('code')}: {error.get('message')}"
+    fields = error.get("fields") or []
+    if fields:
+        reason += " (" + "; ".join(f"{f.get('field')} {f.get('message')}" for f in fields) + ")"
+    return reason
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--url",
+    help="Where TenFour listens (the CAD endpoint is under it). Default: http://127.0.0.1:$PORT",
+)
+def replay(file: Path, url: str | None) -> None:
+    """Feeds FILE, one CAD event per line (JSON lines), through the CAD endpoint.
+
+    Each line is posted as it is, signed with CAD_WEBHOOK_SECRET (or the local stack's
+    secret under instance/), so the endpoint validates, de-duplicates and applies it
+    exactly as it would from the CAD. Exits 1 when any line was rejected.
+    """
+    import json
+
+    import requests
+
+    settings = _settings_or_exit()
+    secret = settings.cad_webhook_secret
+    stored = settings.instance_path / LOCAL_CAD_SECRET_FILE
+    if not secret and stored.exists():
+        secret = local_cad_secret(settings.instance_path)
+    if not secret:
+        raise click.ClickException(
+            "CAD_WEBHOOK_SECRET is not set (and no local stack secret under instance/)"
+        )
+    from bot.cad import sign
+
+    endpoint = (url or f"http://127.0.0.1:{settings.port}").rstrip("/") + "/webhooks/cad/events"
+    events = [
+        (number, line.strip())
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.strip()
+    ]
+    summary = ReplaySummary()
+    http = requests.Session()
+    with click.progressbar(events, label=f"replaying {file.name}", show_pos=True) as bar:
+        for number, line in bar:
+            body = line.encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-TenFour-Signature": sign(secret, body),
+            }
+            try:
+                resp = http.post(endpoint, data=body, headers=headers, timeout=30)
+            except requests.RequestException as exc:
+                raise click.ClickException(f"cannot reach {endpoint}: {exc}") from exc
+            try:
+                answer = resp.json()
+            except json.JSONDecodeError:
+                answer = None
+            summary.record(number, resp.status_code, answer)
+    click.echo(f"{len(events)} events sent to {endpoint}: {summary.report()}")
+    if summary.rejected:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
