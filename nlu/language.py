@@ -1,234 +1,146 @@
 """Which language to answer a text in: English or Spanish.
 
-langdetect alone is unreliable on SMS ("si", "ok", "gracias", digits, emoji), so:
-1. a lexicon of short words decides when it has a clear signal;
-2. otherwise langdetect, restricted to en/es and seeded so it is deterministic, decides
-   when the text is long enough and it is confident;
-3. otherwise the conversation's current language stays.
+langdetect alone is unreliable on SMS ("si", "ok", "gracias", digits, emoji), so a text is
+scored by three signals, in order of trust:
+1. Spanish-only characters (ñ ¿ ¡ and accented vowels);
+2. a lexicon of the short words people text in each language ("si", "gracias", "porfa",
+   "thx", "pls", "still"), weighed by how sure each word is;
+3. for texts long enough to judge, langdetect with only its English and Spanish profiles
+   loaded, seeded, so it is deterministic and can only answer en or es.
+When the signals lean clearly one way that is the answer, so a caller who switches is
+answered in the new language; otherwise (digits, emoji, "ok", "no", a mixed text) the
+conversation's current language stays.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
+from pathlib import Path
 
-from langdetect import DetectorFactory, LangDetectException, detect_langs
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+from langdetect.lang_detect_exception import LangDetectException
 
-DetectorFactory.seed = 0
+
+def words(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated block."""
+    return frozenset(text.split())
+
 
 LANGUAGES = ("en", "es")
 
-SPANISH_WORDS = frozenset(
-    [
-        "hola",
-        "si",
-        "sí",
-        "gracias",
-        "grax",
-        "grs",
-        "muchas",
-        "buenas",
-        "buenos",
-        "dias",
-        "días",
-        "tardes",
-        "noches",
-        "adios",
-        "adiós",
-        "ya",
-        "que",
-        "qué",
-        "q",
-        "xq",
-        "porque",
-        "por",
-        "favor",
-        "porfa",
-        "pf",
-        "ayuda",
-        "ayudeme",
-        "ayúdeme",
-        "llamada",
-        "policia",
-        "policía",
-        "oficial",
-        "viene",
-        "vienen",
-        "alguien",
-        "donde",
-        "dónde",
-        "cuando",
-        "cuándo",
-        "cuanto",
-        "cuánto",
-        "esta",
-        "está",
-        "estoy",
-        "no",
-        "nada",
-        "bien",
-        "mal",
-        "necesito",
-        "quiero",
-        "puede",
-        "pueden",
-        "usted",
-        "ud",
-        "mi",
-        "mis",
-        "su",
-        "sus",
-        "el",
-        "la",
-        "los",
-        "las",
-        "un",
-        "una",
-        "es",
-        "son",
-        "con",
-        "sin",
-        "para",
-        "pero",
-        "tengo",
-        "tiene",
-        "hay",
-        "como",
-        "cómo",
-        "numero",
-        "número",
-        "caso",
-        "reporte",
-        "denuncia",
-        "señor",
-        "senor",
-        "senora",
-        "señora",
-        "vale",
-        "claro",
-        "okey",
-        "bueno",
-        "cancelar",
-        "español",
-        "espanol",
-        "ingles",
-        "inglés",
-        "me",
-        "te",
-        "le",
-        "nos",
-        "mande",
-        "manden",
-        "mensajes",
-        "llame",
-        "llamen",
-        "aun",
-        "aún",
-        "todavia",
-        "todavía",
-    ]
+# Words that say "Spanish" almost on their own (weight 2), and common ones (weight 1).
+SPANISH_STRONG = words(
+    """
+    hola si gracias grax grs porfa porfavor xfa xfavor pf buenas buenos dias tardes noches
+    adios ya q xq pq porque favor ayuda ayudenme ayudeme llamada policia policias oficial
+    oficiales viene vienen alguien nadie donde cuando cuanto cuantos estoy estan esta
+    necesito quiero puede pueden usted ustedes ud uds tengo tiene tienen hay numero caso
+    denuncia reporte senor senora okey bueno buena vale claro cancelar espanol ingles
+    manden mande mensajes llamen llame todavia aun nada muchas dale listo sale orale ahorita
+    ahora aqui alla ahi tambien pero para con sin muy mas jaja jajaja jeje pues pos neta
+    chido mija mijo amigo oye mire quien cual vino llego llegaron llegan regreso volvio se
+    fue estaba dijo puedo podria quisiera hablar habla entiendo perfecto igualmente
+    """
 )
-ENGLISH_WORDS = frozenset(
-    [
-        "hi",
-        "hello",
-        "hey",
-        "yes",
-        "yeah",
-        "yep",
-        "no",
-        "nope",
-        "thanks",
-        "thank",
-        "thx",
-        "ty",
-        "please",
-        "pls",
-        "plz",
-        "ok",
-        "okay",
-        "bye",
-        "is",
-        "are",
-        "the",
-        "a",
-        "an",
-        "my",
-        "your",
-        "what",
-        "when",
-        "where",
-        "who",
-        "why",
-        "how",
-        "anyone",
-        "someone",
-        "still",
-        "coming",
-        "officer",
-        "police",
-        "call",
-        "report",
-        "case",
-        "number",
-        "help",
-        "need",
-        "want",
-        "can",
-        "could",
-        "would",
-        "will",
-        "any",
-        "update",
-        "there",
-        "here",
-        "he",
-        "she",
-        "they",
-        "it",
-        "im",
-        "i'm",
-        "you",
-        "u",
-        "r",
-        "did",
-        "do",
-        "does",
-        "not",
-        "dont",
-        "don't",
-        "english",
-        "spanish",
-        "good",
-        "great",
-        "fine",
-        "sure",
-        "cool",
-        "stop",
-        "come",
-        "here",
-    ]
+SPANISH_WEAK = words(
+    """
+    el la los las un una unos unas de del en al lo le les nos te mi mis su sus tu y o
+    que como eso esto este ese esa todo todos nunca siempre hoy manana casa carro camioneta
+    hombre mujer blanco blanca negro negra tiempo minutos horas era fueron hace hizo voy va
+    van vamos dice digo sabe saber ver veo mucho poco otra otro calle puerta afuera adentro
+    porque cuando hijo hija ninos esposo esposa vecino vecina gente persona personas
+    mensaje llamar contestar respuesta pregunta todavia cosa algo ningun ninguno
+    """
 )
-# Words both languages use identically carry no signal.
-_AMBIGUOUS = frozenset({"no", "ok", "okay", "a", "me", "es", "son"})
-_WORD = re.compile(r"[a-zñ']+")
+ENGLISH_STRONG = words(
+    """
+    hi hello hey yes yeah yep yup nope thanks thank thx ty tysm please pls plz bye the is
+    are was were what whats when where who why how anyone someone somebody nobody still
+    coming officer cops cop police update status need want can could would should will
+    wont dont didnt cant isnt wasnt im ive youre theyre hes shes its you your u ur i my
+    english spanish good great fine sure cool awesome sorry welcome okay
+    """
+)
+ENGLISH_WEAK = words(
+    """
+    and or but with for of to in on at from this that it we they he she him her them there
+    here have has had do does did get got go going gonna gotta come came back now soon long
+    wait waiting left car truck white black guy man woman house home street door just
+    already again really very so too much lot know think said say tell told see saw time
+    today tonight morning night phone text call called report case number help about after
+    before out up down over if then than because cause bc all nothing something anything
+    be been being an not any yet let lol omg wtf idk btw asap ok never mind nvm anymore
+    guys finally hurry done ready happened wrong right which were gone away
+    """
+)
+# Present in both lexicons' languages with no lean either way.
+NEUTRAL = frozenset({"no", "a", "me", "es", "son", "ok", "total", "final", "hotel", "idea"})
+_SPANISH_CHARS = set("ñ¿¡áéíóú")
+_WORD = re.compile(r"[a-z']+")
+MIN_LETTERS_FOR_LANGDETECT = 12
+LANGDETECT_WEIGHT = 3.0
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@cache
+def _factory() -> DetectorFactory:
+    """langdetect with only the English and Spanish profiles: it cannot answer anything else."""
+    factory = DetectorFactory()
+    profiles = [(Path(PROFILES_DIRECTORY) / code).read_text(encoding="utf-8") for code in LANGUAGES]
+    factory.load_json_profile(profiles)
+    factory.seed = 0
+    return factory
+
+
+def langdetect_spanish(text: str) -> float | None:
+    """P(Spanish) per langdetect, between en and es only; None if it cannot tell."""
+    detector = _factory().create()
+    detector.append(text)
+    try:
+        probabilities = detector.get_probabilities()
+    except LangDetectException:
+        return None
+    by_lang = {p.lang: p.prob for p in probabilities}
+    total = by_lang.get("es", 0.0) + by_lang.get("en", 0.0)
+    return by_lang.get("es", 0.0) / total if total else None
+
+
+def score(text: str) -> float:
+    """Positive leans Spanish, negative English, near zero no signal."""
+    lowered = text.lower()
+    total = 3.0 if any(ch in _SPANISH_CHARS for ch in lowered) else 0.0
+    words = _WORD.findall(fold(text).replace("'", ""))
+    for word in words:
+        if word in NEUTRAL:
+            continue
+        if word in SPANISH_STRONG:
+            total += 2
+        elif word in SPANISH_WEAK:
+            total += 1
+        if word in ENGLISH_STRONG:
+            total -= 2
+        elif word in ENGLISH_WEAK:
+            total -= 1
+    letters = sum(ch.isalpha() for ch in text)
+    if letters >= MIN_LETTERS_FOR_LANGDETECT and len(words) >= 3:
+        p_es = langdetect_spanish(text)
+        if p_es is not None:
+            total += LANGDETECT_WEIGHT * (2 * p_es - 1)
+    return total
 
 
 def lexicon_vote(text: str) -> str | None:
-    """en/es when the text's known words lean clearly one way, else None."""
-    lowered = text.lower()
-    if any(ch in lowered for ch in "ñ¿¡áéíóú"):
+    """en/es when the text leans clearly one way, else None (no signal)."""
+    value = score(text)
+    if value >= 1:
         return "es"
-    words = _WORD.findall(_fold(text))
-    es = sum(1 for w in words if w in SPANISH_WORDS and w not in _AMBIGUOUS)
-    en = sum(1 for w in words if w in ENGLISH_WORDS and w not in _AMBIGUOUS)
-    if es > en:
-        return "es"
-    if en > es:
+    if value <= -1:
         return "en"
     return None
 
@@ -236,16 +148,4 @@ def lexicon_vote(text: str) -> str | None:
 def detect(text: str, current: str = "en") -> str:
     """The language to answer `text` in, given the conversation's `current` language."""
     current = current if current in LANGUAGES else "en"
-    vote = lexicon_vote(text)
-    if vote:
-        return vote
-    letters = sum(ch.isalpha() for ch in text)
-    if letters < 12:
-        return current
-    try:
-        candidates = [c for c in detect_langs(text) if c.lang in LANGUAGES]
-    except LangDetectException:
-        return current
-    if candidates and candidates[0].prob >= 0.8:
-        return str(candidates[0].lang)
-    return current
+    return lexicon_vote(text) or current

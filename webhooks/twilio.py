@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
@@ -13,8 +15,11 @@ bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def _twiml() -> Response:
-    return Response(EMPTY_TWIML, mimetype="text/xml")
+def _twiml(reply: str | None = None) -> Response:
+    if reply is None:
+        return Response(EMPTY_TWIML, mimetype="text/xml")
+    body = f"<Response><Message>{escape(reply)}</Message></Response>"
+    return Response('<?xml version="1.0" encoding="UTF-8"?>' + body, mimetype="text/xml")
 
 
 def _check_signature() -> None:
@@ -37,12 +42,13 @@ def inbound_sms() -> Response:
     if not sid or not sender:
         abort(400)
     try:
-        conversations.record_inbound(
-            sid, sender, form.get("Body", ""), media_count=int(form.get("NumMedia") or 0)
-        )
+        media_count = int(form.get("NumMedia") or 0)
+        # Media URLs (MediaUrl0...) are never fetched: only their count is kept.
+        inbound = conversations.record_inbound(sid, sender, form.get("Body", ""), media_count)
     except (InvalidPhone, ValueError):
         abort(400)
-    return _twiml()
+    # A text that signals danger is answered right here ("call 911"), ahead of any queue.
+    return _twiml(inbound.reply if inbound else None)
 
 
 @bp.post("/status")
@@ -51,5 +57,7 @@ def status_callback() -> Response:
     sid, status = request.form.get("MessageSid"), request.form.get("MessageStatus")
     if not sid or not status:
         abort(400)
-    outbox.apply_status_callback(sid, status, request.form.get("ErrorCode"))
+    # Our outbox id, which the status callback URL carries (see bot.channels.twilio_sms).
+    message_id = request.args.get("message_id", type=int)
+    outbox.apply_status_callback(sid, status, request.form.get("ErrorCode"), message_id)
     return _twiml()
