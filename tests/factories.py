@@ -108,6 +108,8 @@ def run_due_timers(
     too if due. Returns (job id, result) pairs and appends (job id, time, result) to `log`.
     Deterministic: no sleeping, no real clock.
     """
+    import inspect
+
     from rq.job import Job
 
     from bot import runtime
@@ -123,7 +125,9 @@ def run_due_timers(
         when = registry.get_scheduled_time(job_id)
         job = Job.fetch(job_id, connection=rt.redis)
         registry.remove(job)
-        result = job.func(*job.args, now=when)
+        # Our timers take the clock; other scheduled jobs (e.g. a retry) run as they are.
+        clock = {"now": when} if "now" in inspect.signature(job.func).parameters else {}
+        result = job.func(*job.args, **job.kwargs, **clock)
         ran.append((job_id, result))
         if log is not None:
             log.append((job_id, when, result))

@@ -9,13 +9,16 @@ at their scheduled times on a simulated clock (`run_due_timers`); a real worker 
 through the console channel between deliveries. The test then states, call by call,
 exactly the texts a careful dispatcher would expect and checks nothing else was sent.
 
-The survey invitation itself is written by the dialogue (`bot.conversations.start_survey`,
-which needs the engine); here its hand-over is recorded with the time it happened.
+The survey invitation is the dialogue's: the timer hands over to
+`bot.conversations.start_survey`, which asks the engine (here a stand-in on a loopback
+port, `tests/fake_engine.py`, answering with the feedback form's first question) and
+queues its answer as a "survey" text.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,13 +26,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot import conversations, db
+from bot import db
 from bot.models import Call, Caller, utcnow
 from tests.factories import cad_event, drain_queues, post_cad_event, run_due_timers
+from tests.fake_engine import FakeEngine
 
 LA = ZoneInfo("America/Los_Angeles")
 AUTH = {"Authorization": "Bearer test-admin-token"}
 OFFICER = {"id": "2A31", "officer": {"name": "J. Smith", "badge": "1234"}}
+FIRST_QUESTION = {
+    "en": "How would you rate the person who took your call, from 1 to 5?",
+    "es": "Del 1 al 5, ¿cómo lo atendió la persona que tomó su llamada?",
+}
 
 
 def local(hour: int, minute: int = 0, day: int = 4, second: int = 0) -> datetime:
@@ -269,7 +277,16 @@ def special_calls(script: Script, expected: Expected) -> None:
 
 
 @pytest.fixture
-def day_settings(settings_env) -> dict:
+def engine(settings_env) -> Iterator[FakeEngine]:
+    engine = FakeEngine()
+    engine.respond = lambda body: [FIRST_QUESTION[body["metadata"]["language"]]]
+    settings_env["RASA_URL"] = engine.url
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def day_settings(settings_env, engine) -> dict:
     settings_env["TENFOUR_QUIET_HOURS"] = "21:00-08:00"
     settings_env["TENFOUR_TIMEZONE"] = "America/Los_Angeles"
     settings_env["TENFOUR_DELAY_NOTICE_AFTER"] = "15m"
@@ -277,9 +294,12 @@ def day_settings(settings_env) -> dict:
     return settings_env
 
 
-def test_a_day_of_cad_events(day_settings, app, client, monkeypatch):
-    surveys: list[int] = []
-    monkeypatch.setattr(conversations, "start_survey", surveys.append, raising=False)
+def with_survey(texts: list[tuple[str, str, str]], language: str, at: int = 3) -> None:
+    """The survey's first question comes after the closing text (or after `at` texts)."""
+    texts.insert(at, ("survey", language, "delivered"))
+
+
+def test_a_day_of_cad_events(day_settings, app, client, engine):
     db.session.add(Caller(phone="+15415559000", opted_out_at=utcnow()))  # texted STOP before
     db.session.commit()
 
@@ -287,6 +307,10 @@ def test_a_day_of_cad_events(day_settings, app, client, monkeypatch):
     routine_calls(script, expected)
     special_calls(script, expected)
     assert len(expected.texts) == 35
+    for call_id in expected.surveys:
+        texts = expected.texts[call_id]
+        closing = [kind for kind, _, _ in texts].index("closed")
+        with_survey(texts, texts[0][1], at=closing + 1)
 
     answers: dict[int, int] = {}
     timer_log: list[tuple[str, datetime, str]] = []
@@ -313,7 +337,10 @@ def test_a_day_of_cad_events(day_settings, app, client, monkeypatch):
         assert got == texts, call_id
         assert data["call"]["state"] == expected.states[call_id], call_id
         for message in outbound:
-            assert call_id in message["body"] or "26-3013" in message["body"], call_id
+            if message["kind"] == "survey":  # the engine's words: the form's first question
+                assert message["body"] == FIRST_QUESTION[message["language"]]
+            else:
+                assert call_id in message["body"] or "26-3013" in message["body"], call_id
             assert "http" not in message["body"] and "www." not in message["body"]
 
     # Spot checks of what was said.
@@ -329,17 +356,18 @@ def test_a_day_of_cad_events(day_settings, app, client, monkeypatch):
     assert "more urgent" in bodies("MPD-26-030004")[2]
     assert "su número de caso es" not in bodies("MPD-26-030002")[3]
     assert "Su número de caso es 26-3002" in bodies("MPD-26-030002")[3]
-    assert "Detective R. Ortiz" in bodies("MPD-26-030013")[4]
+    assert "Detective R. Ortiz" in bodies("MPD-26-030013")[5]
     assert "recibimos su llamada" in bodies("MPD-26-030014")[0]
 
-    # The survey hand-overs: which calls, and when (held back out of the quiet hours).
+    # The surveys: which calls, and when (held back out of the quiet hours).
     ids = {c.id: c.cad_id for c in db.session.scalars(select(Call))}
     started = {
         ids[int(job_id.rsplit("-", 1)[1])]: when
         for job_id, when, result in timer_log
         if job_id.startswith("tenfour-survey-") and result == "started"
     }
-    assert sorted(ids[call_id] for call_id in surveys) == sorted(expected.surveys)
     assert started == {k: v.astimezone(UTC) for k, v in expected.surveys.items()}
+    asked = [r["metadata"]["call_id"] for r in engine.requests if r["message"] == "/start_survey"]
+    assert sorted(asked) == sorted(expected.surveys)
     held = [ids[int(j.rsplit("-", 1)[1])] for j, _, r in timer_log if r == "held"]
     assert held == []  # held back when scheduled, so no job ever woke up inside quiet hours

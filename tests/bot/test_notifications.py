@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from bot.models import Call, Message, utcnow
 from responses import placeholders, render
 from responses.segments import segments
 from tests.factories import cad_event, drain_queues, run_due_timers
+from tests.fake_engine import FakeEngine
 
 RESPONSES = PROJECT_ROOT / "responses"
 T0 = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # 10:00 in Medford
@@ -369,6 +371,32 @@ def test_no_second_survey(app, surveys):
     db.session.commit()
     assert notifications.survey_invitation(call.id, now=T0 + timedelta(hours=1)) == "already-sent"
     assert surveys == []
+
+
+@pytest.fixture
+def engine(settings_env) -> Iterator[FakeEngine]:
+    engine = FakeEngine()
+    settings_env["RASA_URL"] = engine.url
+    yield engine
+    engine.stop()
+
+
+def test_survey_hands_over_to_the_dialogue(engine, app):
+    """The real hand-over: the engine (a stand-in on a loopback port) gets /start_survey and
+    its first question goes out as the "survey" text, in the caller's language."""
+    engine.respond = lambda body: ["Del 1 al 5, ¿cómo lo atendió la persona que tomó su llamada?"]
+    feed(created(language="es"), close_at(T0))
+    call_id = the_call().id
+    assert run_due_timers(T0 + timedelta(minutes=30)) == [(f"tenfour-survey-{call_id}", "started")]
+    drain_queues()
+    [request] = engine.requests
+    assert request["message"] == "/start_survey"
+    assert request["metadata"]["call_id"] == "MPD-26-004512"
+    assert [(m.kind, m.language, m.status) for m in outbound()] == [
+        ("acknowledgement", "es", "delivered"),
+        ("closed", "es", "delivered"),
+        ("survey", "es", "delivered"),
+    ]
 
 
 def test_survey_job_is_a_real_rq_job(app):
