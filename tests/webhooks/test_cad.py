@@ -227,3 +227,13 @@ def test_invalid_event_is_not_recorded_so_a_corrected_resend_counts(client):
     assert post_cad_event(client, event).status_code == 422
     event["call"]["priority"] = 2
     assert post_cad_event(client, event).status_code == 202
+
+
+def test_a_signature_under_either_secret_is_accepted_while_rotating(client):
+    body = json.dumps(cad_event("call.created")).encode()
+    t = int(time.time())
+    old = cad_headers(body, secret="the-old-secret", timestamp=t)["X-TenFour-Signature"]
+    new = cad_headers(body, timestamp=t)["X-TenFour-Signature"]
+    both = f"{old},v1={new.partition('v1=')[2]}"
+    headers = {"Content-Type": "application/json", "X-TenFour-Signature": both}
+    assert client.post("/webhooks/cad/events", data=body, headers=headers).status_code == 202
