@@ -93,7 +93,7 @@ def engine_command(port: int, token: str) -> list[str]:
     return [
         str(ENGINE_VENV / "bin" / "rasa"), "run",
         "--enable-api",
-        "--auth-token", token,
+        f"--auth-token={token}",  # one argument: a token may start with "-"
         "--model", str(MODELS_DIR),
         "--endpoints", str(NLU_DIR / "endpoints.yml"),
         "--credentials", str(NLU_DIR / "credentials.yml"),

@@ -135,17 +135,8 @@ def run_due_timers(
 
 
 def drain_queues() -> None:
-    """Runs every queued job with a real RQ worker (burst), like conftest's `run_worker`,
-    but without the worker's pub/sub listener: with rq 3.0 and redis-py 8 a burst worker
-    that finishes quickly can wait 60 s for that listener to stop."""
-    from bot import runtime
-    from bot.jobs import TenFourWorker
+    """Runs every queued job with a real RQ worker (burst), like conftest's `run_worker`."""
+    from bot.jobs import run_worker
 
-    class BurstWorker(TenFourWorker):
-        def subscribe(self) -> None:
-            """No pub/sub: nobody sends commands to a test's burst worker."""
-
-    rt = runtime.current()
-    worker = BurstWorker([rt.queue(name) for name in runtime.QUEUE_NAMES], connection=rt.redis)
-    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    run_worker(burst=True, with_scheduler=False)
     db.session.remove()
