@@ -42,6 +42,8 @@ SPANISH_STRONG = words(
     ahora aqui alla ahi tambien pero para con sin muy mas jaja jajaja jeje pues pos neta
     chido mija mijo amigo oye mire quien cual vino llego llegaron llegan regreso volvio se
     fue estaba dijo puedo podria quisiera hablar habla entiendo perfecto igualmente
+    nel nop cinco cuatro tres dos uno estrellas estrella pesimo servicio humano agradece
+    agradezco gracias buen buenisimo malisimo orita ahorita luego nomas
     """
 )
 SPANISH_WEAK = words(
@@ -60,7 +62,8 @@ ENGLISH_STRONG = words(
     are was were what whats when where who why how anyone someone somebody nobody still
     coming officer cops cop police update status need want can could would should will
     wont dont didnt cant isnt wasnt im ive youre theyre hes shes its you your u ur i my
-    english spanish good great fine sure cool awesome sorry welcome okay
+    english spanish good great fine sure cool awesome sorry welcome okay helo alright
+    goodnight okie nah thats five four three two one stars star experience later
     """
 )
 ENGLISH_WEAK = words(
@@ -72,7 +75,8 @@ ENGLISH_WEAK = words(
     today tonight morning night phone text call called report case number help about after
     before out up down over if then than because cause bc all nothing something anything
     be been being an not any yet let lol omg wtf idk btw asap ok never mind nvm anymore
-    guys finally hurry done ready happened wrong right which were gone away
+    guys finally hurry done ready happened wrong right which were gone away more
+    messages message texts texting unsubscribe
     """
 )
 # Present in both lexicons' languages with no lean either way.
@@ -80,7 +84,9 @@ NEUTRAL = frozenset({"no", "a", "me", "es", "son", "ok", "total", "final", "hote
 _SPANISH_CHARS = set("ñ¿¡áéíóú")
 _WORD = re.compile(r"[a-z']+")
 MIN_LETTERS_FOR_LANGDETECT = 12
-LANGDETECT_WEIGHT = 3.0
+LANGDETECT_WEIGHT = 3.0  # for a text of LANGDETECT_FULL_LETTERS letters or more
+LANGDETECT_FULL_LETTERS = 30  # shorter texts: langdetect counts less than the lexicon
+_REPEATS = re.compile(r"(.)\1+")
 
 
 def fold(text: str) -> str:
@@ -111,12 +117,23 @@ def langdetect_spanish(text: str) -> float | None:
     return by_lang.get("es", 0.0) / total if total else None
 
 
+def _known(word: str) -> str:
+    """The lexicon's spelling of a stretched word ("holaaa", "hiii", "buenass"), if any."""
+    lexicon = SPANISH_STRONG | SPANISH_WEAK | ENGLISH_STRONG | ENGLISH_WEAK
+    if word in lexicon:
+        return word
+    for squeezed in (_REPEATS.sub(r"\1\1", word), _REPEATS.sub(r"\1", word)):
+        if squeezed in lexicon:
+            return squeezed
+    return word
+
+
 def score(text: str) -> float:
     """Positive leans Spanish, negative English, near zero no signal."""
     lowered = text.lower()
     total = 3.0 if any(ch in _SPANISH_CHARS for ch in lowered) else 0.0
     words = _WORD.findall(fold(text).replace("'", ""))
-    for word in words:
+    for word in map(_known, words):
         if word in NEUTRAL:
             continue
         if word in SPANISH_STRONG:
@@ -131,7 +148,8 @@ def score(text: str) -> float:
     if letters >= MIN_LETTERS_FOR_LANGDETECT and len(words) >= 3:
         p_es = langdetect_spanish(text)
         if p_es is not None:
-            total += LANGDETECT_WEIGHT * (2 * p_es - 1)
+            weight = LANGDETECT_WEIGHT * min(1.0, letters / LANGDETECT_FULL_LETTERS)
+            total += weight * (2 * p_es - 1)
     return total
 
 

@@ -43,6 +43,14 @@ from tests.fake_engine import FakeEngine
         ("ya viene la policia?", "en", "es"),
         ("its been 2 hours where r u guys", "es", "en"),
         ("nvm we're good now", "es", "en"),
+        # stretched words
+        ("holaaa 👋", "en", "es"),
+        ("buenass", "en", "es"),
+        ("hiii", "es", "en"),
+        ("byeee", "es", "en"),
+        # short texts where langdetect alone would guess wrong
+        ("usted es humano?", "en", "es"),
+        ("ok se agradece", "en", "es"),
         # whole sentences
         ("hola, ya viene alguien?", "en", "es"),
         ("hi any update?", "es", "en"),
