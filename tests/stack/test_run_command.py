@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 from bot import cli
-from bot.models import Call, Caller
 from bot.redis import _free_port
 
 pytestmark = pytest.mark.engine
+
+PHONE = "+15415550142"
 
 
 def wait_for(check, what: str, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
@@ -58,32 +57,41 @@ def test_tenfour_run_starts_the_stack_on_embedded_defaults(tmp_path: Path):
         wait_for(lambda: requests.get(f"{base}/readyz", timeout=3).ok, "/readyz")
         assert requests.get(f"{base}/simulator", timeout=3).ok
 
-        db_url = f"sqlite:///{tmp_path / 'instance' / 'tenfour.sqlite'}"
-        with Session(create_engine(db_url)) as s:
-            caller = Caller(phone="+15415550142", language="en")
-            s.add(Call(cad_id="MPD-26-009001", caller=caller, state="enroute", type_code="BURG"))
-            s.commit()
+        # The dispatcher panel sends real signed CAD events through the public endpoint.
+        created = requests.post(
+            f"{base}/simulator/cad",
+            json={"action": "create", "phone": PHONE, "type_code": "BURG", "priority": 3},
+            timeout=10,
+        )
+        assert created.status_code == 202, created.text
+        call_id = created.json()["event"]["call"]["id"]
+        assigned = requests.post(
+            f"{base}/simulator/cad", json={"action": "enroute", "call_id": call_id}, timeout=10
+        )
+        assert assigned.status_code == 202, assigned.text
 
         sent = requests.post(
             f"{base}/simulator/send",
-            json={"phone": "+15415550142", "text": "hola, ya viene alguien?"},
+            json={"phone": PHONE, "text": "hola, ya viene alguien?"},
             timeout=5,
         )
         assert sent.status_code == 202
 
         def answered() -> bool:
             thread = requests.get(
-                f"{base}/simulator/thread", params={"phone": "+15415550142"}, timeout=3
+                f"{base}/simulator/thread", params={"phone": PHONE}, timeout=3
             ).json()["messages"]
-            return any(m["direction"] == "outbound" for m in thread)
+            return any(m["kind"] == "reply" for m in thread)
 
         wait_for(answered, "the reply", timeout=120)
         thread = requests.get(
-            f"{base}/simulator/thread", params={"phone": "+15415550142"}, timeout=3
+            f"{base}/simulator/thread", params={"phone": PHONE}, timeout=3
         ).json()["messages"]
-        reply = next(m for m in thread if m["direction"] == "outbound")
+        kinds = [m["kind"] for m in thread if m["direction"] == "outbound"]
+        assert kinds[0] == "acknowledgement"  # the CAD event texted the caller first
+        reply = next(m for m in thread if m["kind"] == "reply")
         assert reply["language"] == "es"
-        assert "MPD-26-009001" in reply["body"]
+        assert call_id in reply["body"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
