@@ -348,3 +348,41 @@ def test_a_caller_who_texts_a_rating_unasked_starts_the_form(phone):
     make_call("en", state="closed", disposition="advised")
     [officer_question] = phone.text("5 stars")
     assert "officer" in officer_question
+
+
+# --- robustness ---------------------------------------------------------------------------
+
+
+def test_two_quick_texts_are_answered_in_order_by_two_workers(phone, live_client):
+    import threading
+
+    make_call("en", state="enroute")
+    before = phone._last_id()
+    post_inbound_sms(live_client, "hi", from_=PHONE)
+    post_inbound_sms(live_client, "is anyone still coming?", from_=PHONE)
+    caller_id = db.session.scalars(select(Caller.id)).one()
+
+    def worker() -> None:
+        try:
+            conversations.handle_turns(caller_id)
+        finally:
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    drain_queues()
+    greeting, status = phone.received_since(before)
+    assert "ask me" in greeting and "on the way" in status
+
+
+def test_a_spanish_caller_who_switches_to_english_mid_conversation(phone):
+    make_call("es", state="enroute")
+    [first] = phone.text("hola, ya viene alguien?")
+    assert "en camino" in first
+    [second] = phone.text("hi, is someone still coming?")
+    assert "on the way" in second
+    [third] = phone.text("5")  # no language signal: stays English
+    assert "officer" in third or "1 to 5" in third or "didn't understand" in third
