@@ -3,6 +3,15 @@
 Defaults live here; environment variables override them; the agency file
 (`config/agency.yml`, or `TENFOUR_AGENCY_CONFIG`) holds what differs between agencies.
 A missing or malformed setting raises `ConfigError` naming the variable, at start.
+
+Settings beyond CONTRACTS.md §1 (added, never renamed), with their defaults:
+
+- `TENFOUR_EMAIL_FROM` (`no-reply@tenfour.local`): the From of emails to callers, e.g.
+  `Medford Police <no-reply@medfordpolice.example>`.
+- `TENFOUR_SEND_DEADLINE` (`2h`): how long after it was queued a text may still go out;
+  retries stop there.
+- `TENFOUR_RETRY_BACKOFF` (`5s`): the first retry's delay after a temporary failure;
+  it doubles per attempt (capped), with jitter.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AGENCY_FILE = PROJECT_ROOT / "config" / "agency.yml"
 
 DEFAULT_EXCLUDED_CALL_TYPES = "DV,DVO,SA,RAPE,CHILD,JUV,DOA,SUICIDE"
+DEFAULT_EMAIL_FROM = "no-reply@tenfour.local"
 
 
 class ConfigError(Exception):
@@ -102,6 +113,9 @@ class Settings:
     instance_path: Path
     agencies: dict[str, Agency]
     default_agency: str
+    email_from: str = DEFAULT_EMAIL_FROM
+    send_deadline: timedelta = timedelta(hours=2)
+    retry_backoff: timedelta = timedelta(seconds=5)
 
     def agency(self, code: str | None) -> Agency:
         """The agency for a CAD `call.agency` code; unknown or absent → the default."""
@@ -204,6 +218,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if smtp_url and not re.match(r"^smtps?://", smtp_url):
         raise ConfigError(f"SMTP_URL must start with smtp:// or smtps:// (got {smtp_url!r})")
 
+    email_from = get("TENFOUR_EMAIL_FROM") or DEFAULT_EMAIL_FROM
+    if "@" not in parseaddr(email_from)[1]:
+        raise ConfigError(f"TENFOUR_EMAIL_FROM={email_from!r} is not an email address")
+
     database_url = get("DATABASE_URL") or f"sqlite:///{instance / 'tenfour.sqlite'}"
     if database_url.startswith("postgres://"):  # Heroku-style URLs
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
@@ -265,4 +283,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=instance,
         agencies=agencies,
         default_agency=default_agency,
+        email_from=email_from,
+        send_deadline=parse_duration("TENFOUR_SEND_DEADLINE", get("TENFOUR_SEND_DEADLINE") or "2h"),
+        retry_backoff=parse_duration("TENFOUR_RETRY_BACKOFF", get("TENFOUR_RETRY_BACKOFF") or "5s"),
     )

@@ -24,14 +24,26 @@ class UnknownResponse(KeyError):
 
 
 @cache
+def files(language: str) -> dict[str, dict[str, str]]:
+    """The texts of one language by file name (`status.yml`, ...), then by key."""
+    texts: dict[str, dict[str, str]] = {}
+    for path in sorted((_HERE / language).glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"responses: {language}/{path.name} is not a mapping of keys to texts")
+        texts[path.name] = {str(key): str(value).strip() for key, value in data.items()}
+    return texts
+
+
+@cache
 def catalog(language: str) -> dict[str, str]:
     """All texts of one language, by key."""
     texts: dict[str, str] = {}
-    for path in sorted((_HERE / language).glob("*.yml")):
-        for key, value in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+    for name, entries in files(language).items():
+        for key, value in entries.items():
             if key in texts:
-                raise ValueError(f"responses: {key!r} is defined twice in {language}/")
-            texts[str(key)] = str(value).strip()
+                raise ValueError(f"responses: {key!r} is defined twice in {language}/ ({name})")
+            texts[key] = value
     return texts
 
 

@@ -3,8 +3,11 @@
 `send()` returns the provider's id for the message, or raises:
 
     ChannelError
-     ├── TemporaryError   network trouble, HTTP 429/5xx, Twilio 20429: retry with backoff
-     └── PermanentError   the provider refused this message for good: never retried
+     ├── TemporaryError       the provider surely did not take it (connection refused, HTTP
+     │                        429/5xx, Twilio 20429, SMTP 4xx): retry with backoff
+     ├── OutcomeUnknownError  the request went out but no answer came back (read timeout,
+     │                        connection dropped): it may have been sent, so never retried
+     └── PermanentError       the provider refused this message for good: never retried
           ├── OptedOutError      (Twilio 21610) the caller replied STOP at the carrier
           └── UnreachableError   (21211, 21614, 30006) not a number that can get texts
 """
@@ -28,6 +31,10 @@ class TemporaryError(ChannelError):
     pass
 
 
+class OutcomeUnknownError(ChannelError):
+    pass
+
+
 class PermanentError(ChannelError):
     pass
 
@@ -42,9 +49,17 @@ class UnreachableError(PermanentError):
 
 class Channel(Protocol):
     name: str
+    # True when `send()` returning means delivered (console, email handed to the relay);
+    # False when the provider reports delivery later (Twilio's status callbacks).
+    delivers_immediately: bool
 
-    def send(self, to: str, body: str, *, subject: str | None = None) -> str:
-        """Delivers `body` to `to`; returns the provider's message id."""
+    def send(
+        self, to: str, body: str, *, subject: str | None = None, reference: int | None = None
+    ) -> str:
+        """Delivers `body` to `to`; returns the provider's message id.
+
+        `reference` is the outbox message id, handed back by delivery reports.
+        """
         ...
 
 
@@ -62,7 +77,5 @@ def build_channels(settings: Settings, http: requests.Session) -> dict[str, Chan
     if settings.smtp_url:
         from bot.channels.email import EmailChannel
 
-        channels["email"] = EmailChannel(
-            settings.smtp_url, sender=f"no-reply@{settings.default_agency.lower()}.tenfour.local"
-        )
+        channels["email"] = EmailChannel(settings.smtp_url, sender=settings.email_from)
     return channels

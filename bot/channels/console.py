@@ -19,7 +19,9 @@ class ConsoleChannel:
     def __init__(self, name: str = "sms") -> None:
         self.name = name
 
-    def send(self, to: str, body: str, *, subject: str | None = None) -> str:
+    def send(
+        self, to: str, body: str, *, subject: str | None = None, reference: int | None = None
+    ) -> str:
         sid = f"CONSOLE{uuid.uuid4().hex[:26]}"
         log.info("console %s to %s: %s", self.name, mask(to), body)
         return sid
