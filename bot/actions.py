@@ -302,8 +302,6 @@ def change_language(ctx: ActionContext) -> None:
         ctx.caller.language_known = True
     if ctx.conversation is not None:
         ctx.conversation.language = language
-    if ctx.message is not None:
-        ctx.message.language = language
     ctx.language = language
     ctx.say("language_changed")
 
