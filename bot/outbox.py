@@ -142,6 +142,8 @@ def send(message_id: int) -> str:
         else:
             return _fail(s, message, "unreachable", "the caller's number cannot get texts")
 
+    if message.channel not in rt.channels:  # e.g. SMTP_URL removed since it was queued
+        return _fail(s, message, "no-channel", f"no {message.channel} channel is configured")
     channel = rt.channel(message.channel)
     try:
         sid = channel.send(
@@ -170,14 +172,14 @@ def send(message_id: int) -> str:
         return "unknown"
 
     final = "delivered" if channel.delivers_immediately else "sent"
-    # A status callback may have overtaken us (it finds the message by its id): keep its news.
-    s.execute(
-        update(Message)
-        .where(Message.id == message.id)
-        .values(provider_sid=sid, error_code=None, error_message=None)
-        .execution_options(synchronize_session=False)
-    )
-    _advance(s, message.id, final)
+    if not _advance(s, message.id, final, provider_sid=sid, error_code=None, error_message=None):
+        # A status callback overtook us (it finds the message by its id): keep its news.
+        s.execute(
+            update(Message)
+            .where(Message.id == message.id, Message.provider_sid.is_(None))
+            .values(provider_sid=sid)
+            .execution_options(synchronize_session=False)
+        )
     s.commit()
     s.refresh(message)
     log.info("sent message %s (%s) via %s", message.id, message.kind, message.channel)
@@ -310,10 +312,7 @@ def apply_status_callback(
     if message is None:
         log.info("status callback for an unknown message %s", provider_sid)
         return False
-    values: dict[str, Any] = {"provider_sid": provider_sid}
-    if error_code:
-        values["error_code"] = error_code
-    _advance(s, message.id, status, **values)
+    _advance(s, message.id, status, provider_sid=provider_sid, error_code=error_code or None)
     caller = message.caller
     if caller is not None and error_code in OPTED_OUT_CODES and caller.opted_out_at is None:
         caller.opted_out_at = utcnow()

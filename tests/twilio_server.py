@@ -137,10 +137,15 @@ class TwilioTestServer:
         with self._lock:
             self._script.extend([("fail", status, code)] * count)
 
-    def drop_next(self, count: int = 1) -> None:
-        """The next `count` requests are read, then the connection closes with no answer."""
+    def drop_next(self, count: int = 1, after_accept: bool = False) -> None:
+        """The next `count` requests are read, then the connection closes with no answer.
+
+        `after_accept`: the message is accepted (and will be delivered) all the same, as
+        when an answer is lost on its way back.
+        """
+        action = "drop-accepted" if after_accept else "drop"
         with self._lock:
-            self._script.extend([("drop", 0, None)] * count)
+            self._script.extend([(action, 0, None)] * count)
 
     def outage(self, status: int = 500, code: int | None = None) -> None:
         """Every request fails with `status` until `recover()`."""
@@ -185,6 +190,9 @@ class TwilioTestServer:
             outage = self._outage
             rejection = self._rejections.get(form.get("To", ""))
         if scripted and scripted[0] == "drop":
+            return "drop", 0, None
+        if scripted and scripted[0] == "drop-accepted":
+            self._accept(form)
             return "drop", 0, None
         if scripted or outage:
             status, code = scripted[1:] if scripted else outage  # type: ignore[misc]

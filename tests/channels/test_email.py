@@ -195,6 +195,19 @@ def test_without_smtp_url_an_email_only_caller_gets_nothing(settings_env, run_wo
         assert fresh(message_id).status == "suppressed"
 
 
+def test_email_queued_before_smtp_was_switched_off_fails_cleanly(settings_env, run_worker):
+    from webhooks import create_app
+
+    caller = create_caller(None, email=EMAIL)
+    message_id = queue(caller, None, "Hello.")  # queued while SMTP_URL was set
+    with create_app({**settings_env, "SMTP_URL": ""}).app_context():
+        run_worker()
+        assert (fresh(message_id).status, fresh(message_id).error_code) == (
+            "failed",
+            "no-channel",
+        )
+
+
 def test_unreachable_number_falls_back_to_email(app, deliver_all, twilio_server, smtp_server):
     caller = create_caller(PHONE, email=EMAIL)
     call = create_call(caller, cad_id="APD-26-000040", agency="APD")

@@ -134,3 +134,51 @@ def test_callback_that_overtakes_the_worker_is_kept(client, run_worker, twilio_s
     assert outcome == ["sent"]
     done = fresh(message.id)
     assert (done.status, done.provider_sid) == ("delivered", accepted["sid"])
+
+
+def test_callback_that_overtakes_the_worker_with_an_error_keeps_it(
+    client, run_worker, twilio_server
+):
+    caller = create_caller(CALLER)
+    message = outbox.queue_message(db.session(), caller, None, "assigned", "Hello.", "en")
+    db.session.commit()
+
+    def worker() -> None:
+        try:
+            outbox.send(message.id)
+        finally:
+            db.session.remove()
+
+    with twilio_server.hold(after_accept=True) as gate:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        assert gate.arrived.wait(timeout=20)
+        [accepted] = twilio_server.accepted
+        report(client, twilio_server, accepted["sid"], "undelivered", error_code=30006)
+    thread.join(timeout=20)
+
+    done = fresh(message.id)
+    assert (done.status, done.error_code, done.provider_sid) == (
+        "undelivered",
+        "30006",
+        accepted["sid"],
+    )
+    assert db.session.get_one(Caller, done.caller_id).unreachable_at is not None
+
+
+def test_callback_settles_a_send_whose_answer_was_lost(client, run_worker, twilio_server):
+    """Twilio took the message but its answer never came back: the callback tells us."""
+    twilio_server.drop_next(1, after_accept=True)
+    caller = create_caller(CALLER)
+    message = outbox.queue_message(db.session(), caller, None, "assigned", "Hello.", "en")
+    db.session.commit()
+    outbox.dispatch([message])
+    run_worker()
+    assert (fresh(message.id).status, fresh(message.id).error_code) == ("sending", "no-answer")
+
+    [accepted] = twilio_server.accepted
+    report(client, twilio_server, accepted["sid"], "delivered")
+
+    done = fresh(message.id)
+    assert (done.status, done.error_code, done.provider_sid) == ("delivered", None, accepted["sid"])
+    assert twilio_server.requests == 1
