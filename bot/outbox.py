@@ -38,7 +38,9 @@ from bot.channels import (
     PermanentError,
     TemporaryError,
     UnreachableError,
+    twilio_sms,
 )
+from bot.config import Agency
 from bot.logs import mask
 from bot.models import Call, Caller, Message, utcnow
 from responses import render
@@ -59,8 +61,9 @@ STATUS_RANK = {
     "queued": 0, "sending": 1, "accepted": 2, "scheduled": 2, "sent": 3,
     "delivered": 5, "undelivered": 5, "failed": 5, "canceled": 5, "read": 6, "suppressed": 6,
 }  # fmt: skip
-OPTED_OUT_CODES = {"21610"}
-UNREACHABLE_CODES = {"21211", "21614", "30006"}
+# Twilio's error codes as its status callbacks carry them (text).
+OPTED_OUT_CODES = {str(code) for code in twilio_sms.OPTED_OUT_CODES}
+UNREACHABLE_CODES = {str(code) for code in twilio_sms.UNREACHABLE_CODES}
 
 
 def queue_message(
@@ -192,17 +195,19 @@ def _aware(moment: datetime | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
+def _agency(message: Message) -> Agency:
+    return runtime.current().settings.agency(message.call.agency if message.call else None)
+
+
 def _body(message: Message) -> str:
     if message.channel != "email":
         return message.body
-    footer = render("email_footer", message.language or "en", _agency_overrides(message))
+    footer = render("email_footer", message.language or "en", _agency(message).overrides)
     return f"{message.body}\n\n{footer}"
 
 
 def _subject(message: Message) -> str:
-    rt = runtime.current()
-    agency = rt.settings.agency(message.call.agency if message.call else None)
-    language = message.language or "en"
+    agency, language = _agency(message), message.language or "en"
     if message.call is None:
         return render("email_subject", language, agency.overrides, agency_name=agency.name)
     return render(
@@ -212,11 +217,6 @@ def _subject(message: Message) -> str:
         agency_name=agency.name,
         call_number=message.call.cad_id,
     )
-
-
-def _agency_overrides(message: Message) -> dict[str, dict[str, str]]:
-    agency = runtime.current().settings.agency(message.call.agency if message.call else None)
-    return agency.overrides
 
 
 def _fail(s: Session, message: Message, code: str | None, why: str, outcome: str = "failed") -> str:
@@ -233,10 +233,8 @@ def _mark_unreachable(s: Session, caller: Caller, failed: Message) -> None:
     if caller.unreachable_at is None:
         caller.unreachable_at = utcnow()
     if failed.channel == "sms" and caller.email and "email" in runtime.current().channels:
-        retry = queue_message(
-            s, caller, failed.call, failed.kind or "reply", failed.body, failed.language or "en",
-            channel="email",
-        )  # fmt: skip
+        kind, language = failed.kind or "reply", failed.language or "en"
+        retry = queue_message(s, caller, failed.call, kind, failed.body, language, "email")
         s.commit()
         dispatch([retry])
     else:

@@ -345,6 +345,23 @@ def test_outbox_survives_429s_and_500s_delivering_each_message_once(app, run_wor
     assert sum(message(i).attempts for i in ids) == 50
 
 
+def test_outbox_rides_out_an_outage(app, run_worker, twilio_server):
+    """Twilio answers 500 to everything for a while, then recovers."""
+    twilio_server.outage(500)
+    ids = _twenty_callers()
+    for _ in range(3):
+        run_worker()
+        enqueue_due_retries()
+    assert {message(i).status for i in ids} == {"queued"}
+    assert twilio_server.accepted == []
+
+    twilio_server.recover()
+    deliver_all(run_worker)
+
+    _assert_each_delivered_once(twilio_server, ids)
+    assert all(message(i).attempts == 4 for i in ids)
+
+
 def test_two_worker_processes_deliver_each_message_once(app, twilio_server, settings_env, tmp_path):
     """Two real `tenfour worker` processes, every send job enqueued twice, a flaky Twilio."""
     twilio_server.fail_next(10, 429)
