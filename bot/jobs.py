@@ -27,6 +27,15 @@ class TenFourWorker(SimpleWorker):
         finally:
             db.session.remove()
 
+    def subscribe(self) -> None:
+        """RQ's command channel (e.g. `rq suspend`), polled every second rather than RQ's
+        60 s: with redis-py 8, stopping the worker waits for that poll to return."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
     def run_maintenance_tasks(self) -> None:
         """RQ's periodic upkeep (at start, then every 10 minutes), plus the outbox sweep."""
         super().run_maintenance_tasks()
@@ -34,9 +43,7 @@ class TenFourWorker(SimpleWorker):
 
 
 class BurstWorker(TenFourWorker):
-    """Drains the queues and quits. It skips RQ's pub/sub command listener: nobody sends
-    commands to a burst worker, and with rq 3 / redis-py 8 stopping that listener can
-    stall a short burst for 60 s."""
+    """Drains the queues and quits; nobody sends commands to it, so no command channel."""
 
     def subscribe(self) -> None:
         pass
