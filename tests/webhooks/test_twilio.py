@@ -76,3 +76,22 @@ def test_turn_waits_while_engine_is_down(client, run_worker):
     assert message.status == "received"  # not lost, not answered: waiting for the engine
     scheduled = runtime.current().queue(runtime.TURNS).scheduled_job_registry
     assert len(scheduled.get_job_ids()) == 1
+
+
+def test_a_text_signalling_danger_is_answered_in_valid_twiml(client):
+    from xml.etree import ElementTree
+
+    caller = create_caller()
+    create_call(caller)
+    resp = post_inbound_sms(client, "he's back <with> a gun & a knife")
+    assert resp.status_code == 200 and resp.mimetype == "text/xml"
+    [message] = ElementTree.fromstring(resp.data).findall("Message")
+    assert "call 911 now" in (message.text or "")
+    # The turn still runs (to record the intent), after the caller was told.
+    assert len(runtime.current().queue(runtime.TURNS)) == 1
+
+
+def test_media_count_is_recorded_from_num_media(client):
+    post_inbound_sms(client, "", NumMedia="3", MediaUrl0="https://api.twilio.com/x/Media/ME1")
+    message = db.session.scalars(select(Message).filter_by(direction="inbound")).one()
+    assert message.media_count == 3 and message.body == ""
