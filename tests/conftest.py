@@ -113,13 +113,9 @@ def client(app: Any) -> Any:
 @pytest.fixture
 def run_worker(app: Any) -> Any:
     """Runs queued jobs in this process until the queues are empty (a real RQ worker)."""
-    from bot.jobs import run_worker as run
+    from tests.factories import drain_queues
 
-    def drain() -> None:
-        run(burst=True, with_scheduler=False)
-        db.session.remove()
-
-    return drain
+    return drain_queues
 
 
 def _empty(env: dict[str, Any]) -> None:
@@ -241,10 +237,6 @@ def live_client(live_app: Any) -> Any:
 @pytest.fixture
 def run_live_worker(live_app: Any) -> Any:
     """Drains the queues with a real worker, for the app wired to the engine."""
-    from bot.jobs import run_worker as run
+    from tests.factories import drain_queues
 
-    def drain() -> None:
-        run(burst=True, with_scheduler=False)
-        db.session.remove()
-
-    return drain
+    return drain_queues
