@@ -12,16 +12,9 @@ from sqlalchemy import select
 from bot import db
 from bot.models import Conversation, Flag, Message, Rating, utcnow
 from bot.ratings import SKIPPED
-from tests.drain import drain_queues
 from tests.factories import create_call, create_caller
 
 TOKEN = "test-rasa-token"
-
-
-@pytest.fixture
-def run_worker(app: Any) -> Any:
-    """A real burst worker, without RQ's pub/sub command channel (see tests/drain.py)."""
-    return drain_queues
 
 
 def tracker(

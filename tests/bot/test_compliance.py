@@ -3,22 +3,13 @@ answered before any model in the caller's language, STOP honoured at once everyw
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
 from bot import db, outbox, runtime
 from bot.compliance import Keyword, keyword
 from bot.models import Call, Caller, Message
-from tests.drain import drain_queues
 from tests.factories import create_call, create_caller, post_inbound_sms
-
-
-@pytest.fixture
-def run_worker(app: Any) -> Any:
-    """A real burst worker, without RQ's pub/sub command channel (see tests/drain.py)."""
-    return drain_queues
 
 
 @pytest.mark.parametrize(

@@ -15,15 +15,8 @@ from sqlalchemy import select
 
 from bot import conversations, db, ratelimit, runtime
 from bot.models import Caller, Conversation, Message, Rating
-from tests.drain import drain_queues
 from tests.factories import create_call, create_caller, post_inbound_sms
 from tests.fake_engine import FakeEngine
-
-
-@pytest.fixture
-def run_worker(app: Any) -> Any:
-    """A real burst worker, without RQ's pub/sub command channel (see tests/drain.py)."""
-    return drain_queues
 
 
 @pytest.fixture(autouse=True)

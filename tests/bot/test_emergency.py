@@ -12,15 +12,8 @@ from sqlalchemy import select
 from bot import db
 from bot.emergency import signals_danger
 from bot.models import Flag, Message
-from tests.drain import drain_queues
 from tests.factories import create_call, create_caller, post_inbound_sms
 from tests.fake_engine import FakeEngine
-
-
-@pytest.fixture
-def run_worker(app: Any) -> Any:
-    """A real burst worker, without RQ's pub/sub command channel (see tests/drain.py)."""
-    return drain_queues
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from bot import conversations, db
 from bot.models import Call, Caller, Flag, Message, Rating
-from tests.drain import drain_queues
-from tests.factories import create_call, create_caller, post_inbound_sms
+from tests.factories import create_call, create_caller, drain_queues, post_inbound_sms
 
 pytestmark = pytest.mark.engine
 
