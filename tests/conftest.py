@@ -159,7 +159,11 @@ def live_server() -> Iterator[tuple[str, _CurrentApp]]:
 
 
 @pytest.fixture(scope="session")
-def engine(live_server: tuple[str, _CurrentApp], redis_url: str) -> Iterator[str]:
+def engine(
+    live_server: tuple[str, _CurrentApp],
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
     """The real Rasa engine on the trained model (trained here if nlu/ changed)."""
     import subprocess
     import time
@@ -179,7 +183,8 @@ def engine(live_server: tuple[str, _CurrentApp], redis_url: str) -> Iterator[str
         "TENFOUR_ACTIONS_URL": f"{live_server[0]}/rasa/actions",
         "RASA_TOKEN": ENGINE_TOKEN,
     }
-    log = open(Path(cli.PROJECT_ROOT) / ".pytest_cache" / "engine.log", "wb")  # noqa: SIM115
+    log_path = tmp_path_factory.mktemp("engine") / "engine.log"
+    log = open(log_path, "wb")  # noqa: SIM115
     process = subprocess.Popen(
         cli.engine_command(port, ENGINE_TOKEN), env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -187,7 +192,9 @@ def engine(live_server: tuple[str, _CurrentApp], redis_url: str) -> Iterator[str
     deadline = time.monotonic() + 300
     while True:
         if process.poll() is not None:
-            pytest.fail(f"the engine exited ({process.returncode}); see .pytest_cache/engine.log")
+            log.close()
+            tail = log_path.read_text(errors="replace")[-3000:]
+            pytest.fail(f"the engine exited ({process.returncode}):\n{tail}")
         try:
             status = requests.get(f"{url}/status", params={"token": ENGINE_TOKEN}, timeout=2)
             if status.ok and status.json().get("model_file"):
@@ -196,7 +203,7 @@ def engine(live_server: tuple[str, _CurrentApp], redis_url: str) -> Iterator[str
             pass
         if time.monotonic() > deadline:
             process.kill()
-            pytest.fail("the engine did not come up within 300 s")
+            pytest.fail(f"the engine did not come up within 300 s; its log: {log_path}")
         time.sleep(1)
     yield url
     process.terminate()
