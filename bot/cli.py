@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -213,8 +214,13 @@ def run(no_train: bool) -> None:
         "worker",
         "engine",
     ]
+    honcho_process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)
+    # `kill <pid of tenfour run>` must stop the whole stack, not orphan it: pass it on.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: honcho_process.send_signal(signum))
     try:
-        subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, check=False)
+        honcho_process.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached honcho too (same process group)
+        honcho_process.wait()
     finally:
         if embedded:
             embedded.stop()
