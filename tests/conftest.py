@@ -111,6 +111,17 @@ def client(app: Any) -> Any:
 
 
 @pytest.fixture
+def fake_engine(settings_env: dict[str, Any]) -> Iterator[Any]:
+    """A stand-in engine on a loopback port (tests/fake_engine.py); request it before `app`."""
+    from tests.fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    settings_env["RASA_URL"] = engine.url
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
 def run_worker(app: Any) -> Any:
     """Runs queued jobs in this process until the queues are empty (a real RQ worker)."""
     from tests.factories import drain_queues

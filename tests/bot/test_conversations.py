@@ -16,15 +16,8 @@ from sqlalchemy import select
 from bot import conversations, db, ratelimit, runtime
 from bot.models import Caller, Conversation, Message, Rating
 from tests.factories import create_call, create_caller, post_inbound_sms
-from tests.fake_engine import FakeEngine
 
-
-@pytest.fixture(autouse=True)
-def fake_engine(settings_env: dict[str, Any]) -> Iterator[FakeEngine]:
-    engine = FakeEngine()
-    settings_env["RASA_URL"] = engine.url
-    yield engine
-    engine.stop()
+pytestmark = pytest.mark.usefixtures("fake_engine")  # every test talks to the stand-in
 
 
 def outbound(kind: str | None = None) -> list[Message]:

@@ -3,7 +3,6 @@ never twice for one message, in both languages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,8 @@ from bot import db
 from bot.emergency import signals_danger
 from bot.models import Flag, Message
 from tests.factories import create_call, create_caller, post_inbound_sms
-from tests.fake_engine import FakeEngine
+
+pytestmark = pytest.mark.usefixtures("fake_engine")  # every test talks to the stand-in
 
 
 @pytest.mark.parametrize(
@@ -59,14 +59,6 @@ def test_danger_is_recognised_in_both_languages(text):
 )
 def test_ordinary_texts_are_not_emergencies(text):
     assert not signals_danger(text)
-
-
-@pytest.fixture(autouse=True)
-def fake_engine(settings_env: dict[str, Any]) -> Iterator[FakeEngine]:
-    engine = FakeEngine()
-    settings_env["RASA_URL"] = engine.url
-    yield engine
-    engine.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -76,15 +75,13 @@ def test_langdetect_only_ever_weighs_english_against_spanish_and_is_deterministi
 
 
 @pytest.fixture
-def fake_engine(settings_env: dict[str, Any]) -> Iterator[FakeEngine]:
-    engine = FakeEngine()
-    engine.parse_result = {
+def fake_engine(fake_engine: FakeEngine) -> FakeEngine:
+    """The shared stand-in, reading every text as a status question."""
+    fake_engine.parse_result = {
         "intent": {"name": "ask_status", "confidence": 0.97},
         "entities": [],
     }
-    settings_env["RASA_URL"] = engine.url
-    yield engine
-    engine.stop()
+    return fake_engine
 
 
 def parse(client: Any, body: dict[str, Any]) -> Any:
