@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from bot import compliance, db, emergency, outbox, ratings, runtime
 from bot.config import Agency
 from bot.models import Call, Caller, Conversation, Flag, Message
-from responses import render
+from bot.texts import agency_for, render_for
 
 
 class UnknownAction(LookupError):
@@ -87,13 +87,7 @@ class ActionContext:
         self.events.append({"event": "slot", "timestamp": None, "name": name, "value": value})
 
     def render(self, key: str, **params: Any) -> str:
-        defaults = {
-            "agency_name": self.agency.name,
-            "non_emergency_number": self.agency.non_emergency_number,
-            "call_number": self.call.cad_id if self.call else "",
-            "case_number": (self.call.case_number or "") if self.call else "",
-        }
-        return render(key, self.language, self.agency.overrides, **{**defaults, **params})
+        return render_for(key, self.language, self.agency, self.call, **params)
 
     def say(self, key: str, **params: Any) -> None:
         self.responses.append({"text": self.render(key, **params)})
@@ -488,7 +482,6 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _context(tracker: dict[str, Any], sender_id: Any = None) -> ActionContext:
     s = db.session()
-    settings = runtime.current().settings
     metadata = (tracker.get("latest_message") or {}).get("metadata") or {}
     sender = str(sender_id or tracker.get("sender_id") or "")
     conversation = (
@@ -524,7 +517,7 @@ def _context(tracker: dict[str, Any], sender_id: Any = None) -> ActionContext:
     return ActionContext(
         session=s,
         tracker=tracker,
-        agency=settings.agency(call.agency if call else None),
+        agency=agency_for(call),
         language=language,
         call=call,
         caller=caller,

@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from bot import db, notifications, outbox
 from bot.cad import Event
 from bot.models import CadEvent, Call, Caller, Message
+from bot.texts import agency_for
 from responses import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -202,12 +203,12 @@ def _latest(s: Session, call: Call, types: tuple[str, ...]) -> datetime | None:
 
 
 def excluded(call: Call) -> bool:
-    agency = notifications.agency_of(call)
+    agency = agency_for(call)
     return call.type_code is not None and call.type_code in agency.excluded_call_types
 
 
 def _notifies(call: Call, event_type: str) -> bool:
-    return event_type in notifications.agency_of(call).notify_events
+    return event_type in agency_for(call).notify_events
 
 
 def _suppress(s: Session, call: Call, effects: Effects) -> None:
@@ -251,8 +252,7 @@ def _updated(s: Session, call: Call, event: Event, effects: Effects) -> str:
     latest_details = _latest(s, call, DETAIL_EVENTS)
     late = latest_details is not None and event.occurred_at < latest_details
     excluded_type = (
-        event.type_code is not None
-        and event.type_code in notifications.agency_of(call).excluded_call_types
+        event.type_code is not None and event.type_code in agency_for(call).excluded_call_types
     )
     if late and not excluded_type:
         return STALE

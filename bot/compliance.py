@@ -19,7 +19,7 @@ from bot import outbox
 from bot.config import Agency
 from bot.models import Call, Caller, Message, utcnow
 from bot.ratings import fold
-from responses import render
+from bot.texts import render_for
 
 
 class Keyword(Enum):
@@ -95,11 +95,5 @@ def answer(
         return []  # one confirmation only: a repeated STOP gets nothing
     if word is Keyword.START:
         opt_in(caller)
-    text = render(
-        f"compliance_{word.value}",
-        language,
-        agency.overrides,
-        agency_name=agency.name,
-        non_emergency_number=agency.non_emergency_number,
-    )
+    text = render_for(f"compliance_{word.value}", language, agency)
     return [outbox.queue_message(s, caller, call, "compliance", text, language, channel="sms")]

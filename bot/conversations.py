@@ -34,8 +34,8 @@ from bot.config import Agency
 from bot.engine import EngineUnavailable
 from bot.models import Call, Caller, Conversation, Flag, Message, utcnow
 from bot.phones import normalize
+from bot.texts import agency_for, render_for
 from nlu import language as lang
-from responses import render
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +77,6 @@ def latest_call(s: Session, caller: Caller) -> Call | None:
     ).one_or_none()
 
 
-def _agency(call: Call | None) -> Agency:
-    return runtime.current().settings.agency(call.agency if call else None)
-
-
-def _render(key: str, language: str, agency: Agency, call: Call | None) -> str:
-    return render(
-        key,
-        language,
-        agency.overrides,
-        agency_name=agency.name,
-        non_emergency_number=agency.non_emergency_number,
-        call_number=call.cad_id if call else "",
-    )
-
-
 def record_inbound(sid: str, from_number: str, body: str, media_count: int = 0) -> Inbound | None:
     """Records a text from Twilio and deals with it; None if this MessageSid was seen."""
     s = db.session()
@@ -115,7 +100,7 @@ def record_inbound(sid: str, from_number: str, body: str, media_count: int = 0) 
         s.rollback()
         return None  # a Twilio retry, or another web instance got it first
     call = latest_call(s, caller)
-    agency = _agency(call)
+    agency = agency_for(call)
 
     word = compliance.keyword(body, caller.opted_out)
     if word is not None:
@@ -135,7 +120,7 @@ def record_inbound(sid: str, from_number: str, body: str, media_count: int = 0) 
         message.status, message.call = "throttled", call
         queued = []
         if verdict is ratelimit.Verdict.NOTICE and not caller.opted_out:
-            text = _render("rate_limited", caller.language, agency, call)
+            text = render_for("rate_limited", caller.language, agency, call)
             queued.append(outbox.queue_message(s, caller, call, "reply", text, caller.language))
         s.commit()
         outbox.dispatch(queued)
@@ -167,7 +152,7 @@ def _emergency_fast_path(
     )
     if not ratelimit.first_emergency_reply(conn, caller.phone or str(caller.id)):
         return None
-    text = _render("emergency", language, agency, call)
+    text = render_for("emergency", language, agency, call)
     s.add(
         Message(
             direction="outbound",
@@ -236,7 +221,7 @@ def _answer(s: Session, message: Message) -> None:
     caller = message.caller
     assert caller is not None
     call = latest_call(s, caller)
-    agency = _agency(call)
+    agency = agency_for(call)
     language = lang.detect(message.body, current=caller.language)
     if language != caller.language:  # detect() keeps the current one unless there is a signal
         caller.language = language
@@ -247,10 +232,10 @@ def _answer(s: Session, message: Message) -> None:
     if caller.opted_out:
         pass  # nothing is answered to an opted-out number (START was handled on arrival)
     elif call is None:
-        replies = [_render("no_call_on_file", language, agency, call)]
+        replies = [render_for("no_call_on_file", language, agency, call)]
     elif not message.body.strip():
         key = "media_not_viewed" if message.media_count else "clarify"
-        replies = [_render(key, language, agency, call)]
+        replies = [render_for(key, language, agency, call)]
     else:
         conv = conversation_for(s, caller, call)
         conv.language = language
@@ -262,10 +247,10 @@ def _answer(s: Session, message: Message) -> None:
         s.refresh(caller)
         language = caller.language  # an action may have switched it ("english please")
         if message.media_count:
-            replies.append(_render("media_not_viewed", language, agency, call))
+            replies.append(render_for("media_not_viewed", language, agency, call))
         if not replies and not caller.opted_out and not emergency.already_answered(s, message):
             # The engine said nothing (an action failed, no rule matched): never silence.
-            replies = [_render("clarify", language, agency, call)]
+            replies = [render_for("clarify", language, agency, call)]
     queued = [outbox.queue_message(s, caller, call, "reply", text, language) for text in replies]
     message.status = "handled"
     message.updated_at = utcnow()

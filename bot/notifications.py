@@ -31,9 +31,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from bot import db, outbox, runtime
-from bot.config import Agency
 from bot.models import Call, Message, utcnow
-from responses import render
+from bot.texts import agency_for, render_for
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +46,9 @@ DISPOSITIONS = (
 CASE_STATUSES = ("report_approved", "assigned_detective", "suspect_arrested", "closed")
 
 
-def agency_of(call: Call) -> Agency:
-    return runtime.current().settings.agency(call.agency)
-
-
 def text(call: Call, key: str, language: str, **params: Any) -> str:
     """The text `key` about `call`, with the agency's name, numbers and overrides."""
-    agency = agency_of(call)
-    defaults = {
-        "agency_name": agency.name,
-        "non_emergency_number": agency.non_emergency_number,
-        "call_number": call.cad_id,
-    }
-    return render(key, language, agency.overrides, **{**defaults, **params})
+    return render_for(key, language, agency_for(call), call, **params)
 
 
 def notify(s: Session, call: Call, kind: str, keys: list[str], **params: Any) -> Message | None:
@@ -97,7 +86,7 @@ def acknowledgement(s: Session, call: Call) -> Message | None:
 
 
 def _shows_officer(call: Call) -> bool:
-    return agency_of(call).show_officer and bool(call.officer_name and call.officer_badge)
+    return agency_for(call).show_officer and bool(call.officer_name and call.officer_badge)
 
 
 def assigned(s: Session, call: Call, reassigned: bool = False) -> Message | None:
@@ -142,7 +131,7 @@ def case_update(s: Session, call: Call) -> Message | None:
     if status not in CASE_STATUSES:
         return None
     key = f"notify_case_{status}"
-    named = status == "assigned_detective" and call.detective and agency_of(call).show_officer
+    named = status == "assigned_detective" and call.detective and agency_for(call).show_officer
     if named:
         key += "_named"
     return notify(
@@ -197,7 +186,7 @@ def cancel_timers(call_id: int) -> None:
 
 def delay_due(call: Call) -> datetime:
     settings = runtime.current().settings
-    wait = agency_of(call).delay_for(call.priority, settings.delay_notice_after)
+    wait = agency_for(call).delay_for(call.priority, settings.delay_notice_after)
     return _aware(call.created_at) + wait
 
 

@@ -40,9 +40,9 @@ from bot.channels import (
     UnreachableError,
     twilio_sms,
 )
-from bot.config import Agency
 from bot.logs import mask
 from bot.models import Call, Caller, Message, utcnow
+from bot.texts import agency_for
 from responses import render
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def queue_message(
 def preferred_channel(caller: Caller, call: Call | None) -> str:
     """SMS, unless the agency prefers email or the caller's number cannot get texts."""
     rt = runtime.current()
-    agency = rt.settings.agency(call.agency if call else None)
+    agency = agency_for(call)
     has_email = caller.email is not None and "email" in rt.channels
     if not caller.phone or caller.unreachable_at is not None:
         return "email" if has_email else "sms"
@@ -195,19 +195,15 @@ def _aware(moment: datetime | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
-def _agency(message: Message) -> Agency:
-    return runtime.current().settings.agency(message.call.agency if message.call else None)
-
-
 def _body(message: Message) -> str:
     if message.channel != "email":
         return message.body
-    footer = render("email_footer", message.language or "en", _agency(message).overrides)
+    footer = render("email_footer", message.language or "en", agency_for(message.call).overrides)
     return f"{message.body}\n\n{footer}"
 
 
 def _subject(message: Message) -> str:
-    agency, language = _agency(message), message.language or "en"
+    agency, language = agency_for(message.call), message.language or "en"
     if message.call is None:
         return render("email_subject", language, agency.overrides, agency_name=agency.name)
     return render(
