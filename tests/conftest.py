@@ -111,6 +111,15 @@ def client(app: Any) -> Any:
 
 
 @pytest.fixture
+def twilio_server() -> Iterator[Any]:
+    """A Twilio-compatible REST server on loopback (tests/twilio_server.py)."""
+    from tests.twilio_server import TwilioTestServer
+
+    with TwilioTestServer() as server:
+        yield server
+
+
+@pytest.fixture
 def fake_engine(settings_env: dict[str, Any]) -> Iterator[Any]:
     """A stand-in engine on a loopback port (tests/fake_engine.py); request it before `app`."""
     from tests.fake_engine import FakeEngine

@@ -7,7 +7,7 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from bot import db
-from bot.models import Call, Caller
+from bot.models import Call, Caller, Message
 
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
 _sid_counter = iter(range(1, 10**9))
@@ -140,3 +140,50 @@ def drain_queues() -> None:
 
     run_worker(burst=True, with_scheduler=False)
     db.session.remove()
+
+
+def queue_outbound(
+    caller: Caller, call: Call | None = None, body: str = "Your call is in the queue."
+) -> int:
+    """Queues one text to `caller` and enqueues its send, as the domain code does."""
+    from bot import outbox
+
+    s = db.session()
+    message = outbox.queue_message(s, caller, call, "acknowledgement", body, caller.language)
+    s.commit()
+    outbox.dispatch([message])
+    return message.id
+
+
+def reload_message(message_id: int) -> Message:
+    """The message as the database has it now."""
+    db.session.expire_all()
+    return db.session.get_one(Message, message_id)
+
+
+def enqueue_due_retries() -> int:
+    """RQ's own scheduler, once: moves due scheduled jobs onto their queues; how many."""
+    from rq.scheduler import RQScheduler
+
+    from bot import runtime
+
+    rt = runtime.current()
+    queues = [rt.queue(name) for name in runtime.QUEUE_NAMES]
+    due = sum(len(q.scheduled_job_registry.get_jobs_to_schedule()) for q in queues)
+    if due:
+        scheduler = RQScheduler(queues, connection=rt.redis)
+        scheduler.acquire_locks()
+        try:
+            scheduler.enqueue_scheduled_jobs()
+        finally:
+            scheduler.release_locks()
+    return due
+
+
+def deliver_all(rounds: int = 50) -> None:
+    """Runs the worker, then RQ's scheduler for due retries, until no send is waiting."""
+    for _ in range(rounds):
+        drain_queues()
+        if not enqueue_due_retries():
+            return
+    raise AssertionError(f"the outbox did not settle in {rounds} rounds")

@@ -14,9 +14,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot import db, outbox
-from bot.models import Call, Caller, Message
-from tests.factories import create_call, create_caller
+from bot import db
+from bot.models import Call, Caller
+from tests.factories import create_call, create_caller, queue_outbound, reload_message
 from tests.twilio_server import TwilioTestServer, twilio_settings
 
 PHONE = "+15415550123"
@@ -113,25 +113,12 @@ def settings_env(
     }
 
 
-def queue(caller: Caller, call: Call | None, body: str) -> int:
-    s = db.session()
-    message = outbox.queue_message(s, caller, call, "acknowledgement", body, caller.language)
-    s.commit()
-    outbox.dispatch([message])
-    return message.id
-
-
-def fresh(message_id: int) -> Message:
-    db.session.expire_all()
-    return db.session.get_one(Message, message_id)
-
-
 def test_agency_preferring_email_emails_a_caller_with_both(
     app, run_worker, twilio_server, smtp_server
 ):
     caller = create_caller(PHONE, language="es", email=EMAIL)
     call = create_call(caller, cad_id="MPD-26-004512", agency="MPD")
-    message_id = queue(caller, call, "Recibimos su llamada MPD-26-004512.")
+    message_id = queue_outbound(caller, call, "Recibimos su llamada MPD-26-004512.")
 
     run_worker()
 
@@ -144,7 +131,7 @@ def test_agency_preferring_email_emails_a_caller_with_both(
     body = mail.get_content()
     assert body.startswith("Recibimos su llamada MPD-26-004512.")
     assert "llame al 911" in body  # the footer, in the caller's language
-    sent = fresh(message_id)
+    sent = reload_message(message_id)
     assert (sent.channel, sent.address, sent.status) == ("email", EMAIL, "delivered")
     assert sent.provider_sid is not None and sent.provider_sid in mail["Message-ID"]
     assert twilio_server.requests == 0
@@ -155,19 +142,22 @@ def test_agency_preferring_sms_texts_a_caller_with_both(
 ):
     caller = create_caller(PHONE, email=EMAIL)
     call = create_call(caller, cad_id="APD-26-000031", agency="APD")
-    message_id = queue(caller, call, "We got your call APD-26-000031.")
+    message_id = queue_outbound(caller, call, "We got your call APD-26-000031.")
 
     run_worker()
 
     assert [m["to"] for m in twilio_server.accepted] == [PHONE]
     assert smtp_server.mailbox.messages == []
-    assert (fresh(message_id).channel, fresh(message_id).status) == ("sms", "sent")
+    assert (reload_message(message_id).channel, reload_message(message_id).status) == (
+        "sms",
+        "sent",
+    )
 
 
 def test_caller_with_only_an_email_is_emailed(app, run_worker, twilio_server, smtp_server):
     caller = create_caller(None, email=EMAIL)
     call = create_call(caller, cad_id="APD-26-000032", agency="APD")
-    queue(caller, call, "We got your call APD-26-000032.")
+    queue_outbound(caller, call, "We got your call APD-26-000032.")
 
     run_worker()
 
@@ -178,7 +168,7 @@ def test_caller_with_only_an_email_is_emailed(app, run_worker, twilio_server, sm
 
 def test_message_without_a_call_has_the_general_subject(app, run_worker, smtp_server):
     caller = create_caller(None, email=EMAIL)
-    queue(caller, None, "You will not get more messages from us.")
+    queue_outbound(caller, None, "You will not get more messages from us.")
     run_worker()
     [mail] = smtp_server.mailbox.messages
     assert mail["Subject"] == "A message from Medford Police"
@@ -190,19 +180,19 @@ def test_without_smtp_url_an_email_only_caller_gets_nothing(settings_env, run_wo
     settings_env["SMTP_URL"] = ""
     with create_app(settings_env).app_context():
         caller = create_caller(None, email="nobody.else@example.org")
-        message_id = queue(caller, None, "Hello.")
+        message_id = queue_outbound(caller, None, "Hello.")
         run_worker()
-        assert fresh(message_id).status == "suppressed"
+        assert reload_message(message_id).status == "suppressed"
 
 
 def test_email_queued_before_smtp_was_switched_off_fails_cleanly(settings_env, run_worker):
     from webhooks import create_app
 
     caller = create_caller(None, email=EMAIL)
-    message_id = queue(caller, None, "Hello.")  # queued while SMTP_URL was set
+    message_id = queue_outbound(caller, None, "Hello.")  # queued while SMTP_URL was set
     with create_app({**settings_env, "SMTP_URL": ""}).app_context():
         run_worker()
-        assert (fresh(message_id).status, fresh(message_id).error_code) == (
+        assert (reload_message(message_id).status, reload_message(message_id).error_code) == (
             "failed",
             "no-channel",
         )
@@ -212,24 +202,28 @@ def test_unreachable_number_falls_back_to_email(app, deliver_all, twilio_server,
     caller = create_caller(PHONE, email=EMAIL)
     call = create_call(caller, cad_id="APD-26-000040", agency="APD")
     twilio_server.reject(PHONE, 21614)  # not a mobile number
-    first = queue(caller, call, "We got your call APD-26-000040.")
+    first = queue_outbound(caller, call, "We got your call APD-26-000040.")
 
     deliver_all()
 
-    assert (fresh(first).channel, fresh(first).status, fresh(first).error_code) == (
+    assert (
+        reload_message(first).channel,
+        reload_message(first).status,
+        reload_message(first).error_code,
+    ) == (
         "sms",
         "failed",
         "21614",
     )
     caller, call = db.session.get_one(Caller, caller.id), db.session.get_one(Call, call.id)
-    later = queue(caller, call, "An officer is assigned.")
+    later = queue_outbound(caller, call, "An officer is assigned.")
     deliver_all()
 
     assert [m.get_content().splitlines()[0] for m in smtp_server.mailbox.messages] == [
         "We got your call APD-26-000040.",  # the text that did not reach the phone
         "An officer is assigned.",
     ]
-    assert fresh(later).channel == "email"
+    assert reload_message(later).channel == "email"
     assert twilio_server.requests == 1
 
 
@@ -238,11 +232,14 @@ def test_unreachable_number_without_email_gets_no_more_texts(
 ):
     caller = create_caller(PHONE)
     twilio_server.reject(PHONE, 21211)
-    queue(caller, None, "First.")
+    queue_outbound(caller, None, "First.")
     deliver_all()
-    later = queue(db.session.get_one(Caller, caller.id), None, "Second.")
+    later = queue_outbound(db.session.get_one(Caller, caller.id), None, "Second.")
     deliver_all()
-    assert (fresh(later).status, fresh(later).error_code) == ("failed", "unreachable")
+    assert (reload_message(later).status, reload_message(later).error_code) == (
+        "failed",
+        "unreachable",
+    )
     assert twilio_server.requests == 1
     assert smtp_server.mailbox.messages == []
 
@@ -250,11 +247,11 @@ def test_unreachable_number_without_email_gets_no_more_texts(
 def test_recipient_refused_for_good_is_not_retried(app, deliver_all, smtp_server):
     caller = create_caller(None, email=EMAIL)
     smtp_server.mailbox.refusals = [f"550 5.1.1 <{EMAIL}>: Recipient address rejected"]
-    message_id = queue(caller, None, "Hello.")
+    message_id = queue_outbound(caller, None, "Hello.")
 
     deliver_all()
 
-    failed = fresh(message_id)
+    failed = reload_message(message_id)
     assert (failed.status, failed.error_code, failed.attempts) == ("failed", "550", 1)
     assert EMAIL not in (failed.error_message or "")
     assert smtp_server.mailbox.messages == []
@@ -263,11 +260,11 @@ def test_recipient_refused_for_good_is_not_retried(app, deliver_all, smtp_server
 def test_greylisting_is_retried(app, deliver_all, smtp_server):
     caller = create_caller(None, email=EMAIL)
     smtp_server.mailbox.refusals = ["451 4.7.1 Greylisted, try again later"]
-    message_id = queue(caller, None, "Hello.")
+    message_id = queue_outbound(caller, None, "Hello.")
 
     deliver_all()
 
-    sent = fresh(message_id)
+    sent = reload_message(message_id)
     assert (sent.status, sent.attempts) == ("delivered", 2)
     assert len(smtp_server.mailbox.messages) == 1
 
@@ -275,15 +272,18 @@ def test_greylisting_is_retried(app, deliver_all, smtp_server):
 def test_smtp_server_down_is_retried_until_it_is_back(app, run_worker, deliver_all, smtp_server):
     caller = create_caller(None, email=EMAIL)
     smtp_server.stop()
-    message_id = queue(caller, None, "Hello.")
+    message_id = queue_outbound(caller, None, "Hello.")
 
     run_worker()
-    assert (fresh(message_id).status, fresh(message_id).error_code) == ("queued", "network")
+    assert (reload_message(message_id).status, reload_message(message_id).error_code) == (
+        "queued",
+        "network",
+    )
 
     with SmtpServer(port=smtp_server.port) as revived:
         deliver_all()
         assert len(revived.mailbox.messages) == 1
-    assert fresh(message_id).status == "delivered"
+    assert reload_message(message_id).status == "delivered"
 
 
 def test_credentials_in_smtp_url_are_used(settings_env, run_worker):
@@ -300,9 +300,9 @@ def test_credentials_in_smtp_url_are_used(settings_env, run_worker):
         env = {**settings_env, "SMTP_URL": f"smtp://relay-user:p%40ss%3Aword@127.0.0.1:{s.port}"}
         with create_app(env).app_context():
             caller = create_caller(None, email=EMAIL)
-            message_id = queue(caller, None, "Hello.")
+            message_id = queue_outbound(caller, None, "Hello.")
             run_worker()
-            assert fresh(message_id).status == "delivered"
+            assert reload_message(message_id).status == "delivered"
         assert logins == [("relay-user", "p@ss:word")]
         assert len(s.mailbox.messages) == 1
 
@@ -310,12 +310,12 @@ def test_credentials_in_smtp_url_are_used(settings_env, run_worker):
 def test_email_address_is_never_logged_unmasked(app, deliver_all, smtp_server, caplog):
     caplog.set_level(logging.DEBUG)
     caller = create_caller(None, email=EMAIL)
-    queue(caller, None, "Hello.")
+    queue_outbound(caller, None, "Hello.")
     smtp_server.mailbox.refusals = [
         "451 4.7.1 Greylisted, try again later",
         f"550 5.1.1 <{EMAIL}>: Recipient address rejected",
     ]
-    queue(caller, None, "Hello again.")
+    queue_outbound(caller, None, "Hello again.")
     deliver_all()
 
     ours = [r for r in caplog.records if not r.name.startswith("mail.log")]  # aiosmtpd's own
